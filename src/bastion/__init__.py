@@ -1,0 +1,14 @@
+"""bastion: red-team a machine-learning model and harden it.
+
+Threat families (see the design map): model duplication (extraction, membership
+inference; PATE), adversarial examples (evasion; adversarial training, distillation),
+poisoning (label flips, injection, backdoors; sanitization, micro-models).
+"""
+
+from bastion.data import Dataset, load
+from bastion.exceptions import BastionError
+from bastion.models import SklearnModel, TorchModel
+
+__version__ = "0.1.0"
+
+__all__ = ["BastionError", "Dataset", "SklearnModel", "TorchModel", "__version__", "load"]

@@ -1,0 +1,11 @@
+"""Attacks across the threat matrix: evasion, extraction, inference, poisoning.
+
+Evasion attacks and their evaluation are re-exported here:
+``from bastion.attacks import PGD, evaluate``.
+"""
+
+from bastion.attacks.base import EvasionAttack
+from bastion.attacks.evaluation import EvasionResult, evaluate
+from bastion.attacks.evasion import FGSM, PGD
+
+__all__ = ["FGSM", "PGD", "EvasionAttack", "EvasionResult", "evaluate"]

@@ -1,0 +1,68 @@
+"""Norm balls: projection, steepest-ascent directions and random starts, in torch.
+
+Every evasion attack uses these and nothing else for the geometry of its threat model,
+so the eps-ball guarantee is written once. ``norm`` is ``"inf"`` or ``"2"``; perturbations
+are measured per sample over all of its features.
+"""
+
+from __future__ import annotations
+
+import torch
+
+NORMS = ("inf", "2")
+_TINY = 1e-12
+
+
+def per_sample(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Reshape a ``(n,)`` vector to broadcast against a batch shaped like ``like``."""
+    return values.view((-1,) + (1,) * (like.dim() - 1))
+
+
+def l2_norms(delta: torch.Tensor) -> torch.Tensor:
+    """Per-sample L2 norms, ``(n,)``."""
+    return delta.flatten(1).norm(p=2, dim=1)
+
+
+def linf_norms(delta: torch.Tensor) -> torch.Tensor:
+    """Per-sample L-infinity norms, ``(n,)``."""
+    return delta.flatten(1).abs().amax(dim=1)
+
+
+def norms(delta: torch.Tensor, norm: str) -> torch.Tensor:
+    """Per-sample norms of ``delta`` under ``norm``."""
+    return linf_norms(delta) if norm == "inf" else l2_norms(delta)
+
+
+def project(delta: torch.Tensor, norm: str, eps: float | torch.Tensor) -> torch.Tensor:
+    """Project perturbations onto the ``norm`` ball of radius ``eps`` (scalar or ``(n,)``)."""
+    if norm == "inf":
+        if isinstance(eps, torch.Tensor):
+            bound = per_sample(eps, delta)
+            return torch.maximum(torch.minimum(delta, bound), -bound)
+        return delta.clamp(-eps, eps)
+    radius = eps if isinstance(eps, torch.Tensor) else torch.full((delta.shape[0],), float(eps), device=delta.device)
+    factor = torch.clamp(radius / (l2_norms(delta) + _TINY), max=1.0)
+    return delta * per_sample(factor, delta)
+
+
+def ascent_direction(gradient: torch.Tensor, norm: str) -> torch.Tensor:
+    """The steepest-ascent direction of unit ``norm`` for a gradient (sign for L-inf)."""
+    if norm == "inf":
+        return gradient.sign()
+    return gradient / per_sample(l2_norms(gradient) + _TINY, gradient)
+
+
+def random_start(shape: torch.Size, norm: str, eps: float, generator: torch.Generator, device) -> torch.Tensor:
+    """A perturbation drawn uniformly from the ``norm`` ball of radius ``eps``."""
+    if norm == "inf":
+        return (torch.rand(shape, generator=generator) * 2 - 1).mul_(eps).to(device)
+    direction = torch.randn(shape, generator=generator)
+    direction = direction / per_sample(l2_norms(direction) + _TINY, direction)
+    n_features = direction[0].numel()
+    radius = torch.rand(shape[0], generator=generator).pow(1.0 / n_features) * eps
+    return (direction * per_sample(radius, direction)).to(device)
+
+
+def clip_to_range(x: torch.Tensor, clip: tuple[float, float]) -> torch.Tensor:
+    """Clamp inputs to the model's valid range."""
+    return x.clamp(clip[0], clip[1])

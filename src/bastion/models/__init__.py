@@ -1,0 +1,20 @@
+"""Model adapters (torch, scikit-learn), reference architectures, training and safe I/O."""
+
+from bastion.models import zoo
+from bastion.models.base import GRADIENTS, LABELS, SCORES, BaseModel, Model, require
+from bastion.models.sklearn import SklearnModel
+from bastion.models.torch import TorchModel
+from bastion.models.training import fit
+
+__all__ = [
+    "GRADIENTS",
+    "LABELS",
+    "SCORES",
+    "BaseModel",
+    "Model",
+    "SklearnModel",
+    "TorchModel",
+    "fit",
+    "require",
+    "zoo",
+]

@@ -1,0 +1,141 @@
+"""The Model protocol and the input validation shared by every adapter.
+
+A Model is whatever an attack targets: a torch module, a scikit-learn estimator, an ONNX
+file, a remote API. Each adapter declares its ``capabilities``:
+
+- ``"labels"``: ``predict(x)`` answers class labels (every model);
+- ``"scores"``: ``predict_proba(x)`` answers class probabilities;
+- ``"gradients"``: white-box access (``logits``, ``loss_gradient``, ``logits_tensor``).
+
+An attack calls :func:`require` once with what it needs; the error names the missing
+capability. Every adapter counts the inputs it answers in ``queries``.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from bastion.exceptions import CapabilityError, InputTypeError, ValidationError
+from bastion.validation import check_inputs, check_scalar
+
+LABELS = "labels"
+SCORES = "scores"
+GRADIENTS = "gradients"
+
+
+@runtime_checkable
+class Model(Protocol):
+    """What every bastion model offers, black-box or white-box."""
+
+    n_classes: int
+    input_shape: tuple[int, ...]
+    clip: tuple[float, float]
+    capabilities: frozenset[str]
+
+    @property
+    def queries(self) -> int:
+        """How many inputs this model has answered."""
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """``(n,)`` int64 labels."""
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """``(n, n_classes)`` float32 probabilities (needs the ``"scores"`` capability)."""
+
+
+def require(model: Any, capability: str, who: str) -> None:
+    """Check that ``model`` has ``capability``; raise a CapabilityError naming it otherwise.
+
+    Args:
+        model: the model an attack or defense was given.
+        capability: ``"labels"``, ``"scores"`` or ``"gradients"``.
+        who: the attack or defense asking, for the message.
+    """
+    capabilities = getattr(model, "capabilities", None)
+    if capabilities is None or not hasattr(model, "predict"):
+        raise InputTypeError(
+            f"`model` must be a bastion Model (TorchModel, SklearnModel, OnnxModel, ...), "
+            f"got {type(model).__name__}; wrap your model first"
+        )
+    if capability not in capabilities:
+        hints = {
+            SCORES: "it answers labels only; use a label-only attack or a model that returns probabilities",
+            GRADIENTS: "it is black-box; use a black-box attack (SquareAttack, HopSkipJump) or a TorchModel",
+        }
+        raise CapabilityError(
+            f"{who} needs a model with {capability!r}, but {type(model).__name__} offers "
+            f"{sorted(capabilities)}: {hints.get(capability, '')}".rstrip(": ")
+        )
+
+
+class BaseModel:
+    """Shared machinery of the adapters: validation and the query counter.
+
+    Subclasses set ``n_classes``, ``input_shape``, ``clip`` and ``capabilities`` and
+    implement ``_predict_proba`` (or override ``predict``).
+    """
+
+    n_classes: int
+    input_shape: tuple[int, ...]
+    clip: tuple[float, float]
+    capabilities: frozenset[str] = frozenset({LABELS, SCORES})
+
+    def __init__(self) -> None:
+        self._queries = 0
+        self._query_lock = threading.Lock()
+
+    @property
+    def queries(self) -> int:
+        """How many inputs this model has answered since creation or ``reset_queries``."""
+        return self._queries
+
+    def reset_queries(self) -> None:
+        """Set the query counter back to zero."""
+        with self._query_lock:
+            self._queries = 0
+
+    def _count(self, n: int) -> None:
+        with self._query_lock:
+            self._queries += int(n)
+
+    def check_x(self, x: Any, name: str = "x") -> np.ndarray:
+        """Validate a batch against this model's input shape and range; return float32."""
+        return check_inputs(x, name, sample_shape=self.input_shape, value_range=self.clip)
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """Class probabilities, ``(n, n_classes)`` float32; counts ``n`` queries."""
+        if SCORES not in self.capabilities:
+            require(self, SCORES, f"{type(self).__name__}.predict_proba")
+        x = self.check_x(x)
+        self._count(len(x))
+        return self._predict_proba(x)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Class labels, ``(n,)`` int64; counts ``n`` queries."""
+        return self.predict_proba(x).argmax(axis=1).astype(np.int64)
+
+    def _predict_proba(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+def check_clip(clip: Any) -> tuple[float, float]:
+    """Validate a model's valid input range ``(low, high)`` with ``low < high``."""
+    if not isinstance(clip, (tuple, list)) or len(clip) != 2:
+        raise InputTypeError(f"`clip` must be a (low, high) pair, got {clip!r}")
+    low = check_scalar(clip[0], "clip[0]")
+    high = check_scalar(clip[1], "clip[1]")
+    if not low < high:
+        raise ValidationError(f"`clip` must satisfy low < high, got ({low:g}, {high:g})")
+    return (low, high)
+
+
+def check_input_shape(input_shape: Any) -> tuple[int, ...]:
+    """Validate the shape of one sample: a non-empty tuple of positive ints."""
+    if isinstance(input_shape, int):
+        input_shape = (input_shape,)
+    if not isinstance(input_shape, (tuple, list)) or not input_shape:
+        raise InputTypeError(f"`input_shape` must be a tuple of positive ints, got {input_shape!r}")
+    return tuple(check_scalar(s, "input_shape", kind=int, low=1) for s in input_shape)

@@ -1,0 +1,149 @@
+"""TorchModel: white-box access to a torch module."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from bastion.exceptions import InputTypeError, ValidationError
+from bastion.models.base import GRADIENTS, LABELS, SCORES, BaseModel, check_clip, check_input_shape
+from bastion.validation import check_labels, check_scalar
+
+
+def _as_broadcast(value: Any, name: str, input_shape: tuple[int, ...]) -> torch.Tensor:
+    """Turn a scalar or per-channel statistic into a tensor broadcastable to a batch."""
+    array = np.asarray(value, dtype=np.float32)
+    if array.ndim == 1 and len(input_shape) > 1:
+        if array.shape[0] != input_shape[0]:
+            raise ValidationError(
+                f"`preprocessing` {name} must have one value per channel "
+                f"({input_shape[0]}), got {array.shape[0]}"
+            )
+        array = array.reshape((-1,) + (1,) * (len(input_shape) - 1))
+    try:
+        np.broadcast_to(array, input_shape)
+    except ValueError as error:
+        raise ValidationError(
+            f"`preprocessing` {name} of shape {array.shape} does not broadcast to input_shape {input_shape}"
+        ) from error
+    if not np.all(np.isfinite(array)):
+        raise ValidationError(f"`preprocessing` {name} must be finite")
+    return torch.from_numpy(array.copy())
+
+
+class TorchModel(BaseModel):
+    """A torch classifier with white-box access.
+
+    The module maps a float batch of shape ``(n, *input_shape)`` to logits ``(n, n_classes)``.
+    It is put in eval mode once and never trained here: gradients are taken with respect to
+    inputs only (``torch.autograd.grad``), so parameters never receive ``.grad``.
+
+    Args:
+        module: the classifier, returning logits.
+        input_shape: shape of one sample, e.g. ``(1, 8, 8)``.
+        n_classes: number of classes.
+        clip: the valid input range ``(low, high)``, in the user's input space. Attacks keep
+            adversarial examples inside it and measure eps in that space.
+        preprocessing: optional ``(mean, std)`` (scalars or per-channel) folded into the model:
+            the module sees ``(x - mean) / std``.
+        batch_size: inputs per forward pass for the numpy methods.
+        device: torch device the module lives on.
+
+    Example:
+        >>> model = TorchModel(zoo.small_cnn((1, 8, 8), 10), input_shape=(1, 8, 8), n_classes=10)
+        >>> model.predict(x)
+    """
+
+    capabilities = frozenset({LABELS, SCORES, GRADIENTS})
+
+    def __init__(
+        self,
+        module: nn.Module,
+        *,
+        input_shape: Sequence[int],
+        n_classes: int,
+        clip: tuple[float, float] = (0.0, 1.0),
+        preprocessing: tuple[Any, Any] | None = None,
+        batch_size: int = 256,
+        device: str | torch.device = "cpu",
+    ) -> None:
+        super().__init__()
+        if not isinstance(module, nn.Module):
+            raise InputTypeError(f"`module` must be a torch.nn.Module, got {type(module).__name__}")
+        self.input_shape = check_input_shape(input_shape)
+        self.n_classes = check_scalar(n_classes, "n_classes", kind=int, low=2)
+        self.clip = check_clip(clip)
+        self.batch_size = check_scalar(batch_size, "batch_size", kind=int, low=1)
+        self.device = torch.device(device)
+        self.module = module.to(self.device).eval()
+        self.preprocessing = preprocessing
+        if preprocessing is None:
+            self._mean = self._std = None
+        else:
+            if not isinstance(preprocessing, (tuple, list)) or len(preprocessing) != 2:
+                raise InputTypeError(f"`preprocessing` must be a (mean, std) pair, got {preprocessing!r}")
+            self._mean = _as_broadcast(preprocessing[0], "mean", self.input_shape).to(self.device)
+            self._std = _as_broadcast(preprocessing[1], "std", self.input_shape).to(self.device)
+            if torch.any(self._std <= 0):
+                raise ValidationError("`preprocessing` std must be positive")
+
+    def logits_tensor(self, x: torch.Tensor) -> torch.Tensor:
+        """Differentiable logits of a tensor batch (no validation; for attacks' inner loops).
+
+        Counts ``len(x)`` queries. ``x`` must already be on ``self.device``.
+        """
+        self._count(x.shape[0])
+        if self._mean is not None:
+            x = (x - self._mean) / self._std
+        return self.module(x)
+
+    def to_tensor(self, x: np.ndarray) -> torch.Tensor:
+        """A validated numpy batch as a float32 tensor on this model's device."""
+        return torch.as_tensor(x, dtype=torch.float32, device=self.device)
+
+    @torch.no_grad()
+    def _batched_logits(self, x: np.ndarray) -> np.ndarray:
+        outputs = [
+            self.logits_tensor(self.to_tensor(x[start : start + self.batch_size]))
+            for start in range(0, len(x), self.batch_size)
+        ]
+        return torch.cat(outputs).float().cpu().numpy()
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """Logits, ``(n, n_classes)`` float32; counts ``n`` queries."""
+        return self._batched_logits(self.check_x(x))
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """Softmax probabilities, ``(n, n_classes)`` float32; counts ``n`` queries."""
+        logits = torch.from_numpy(self.logits(x))
+        return torch.softmax(logits, dim=1).numpy()
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Labels, ``(n,)`` int64; counts ``n`` queries."""
+        return self.logits(x).argmax(axis=1).astype(np.int64)
+
+    def loss_gradient(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Gradient of the cross-entropy loss of each sample with respect to its input.
+
+        Returns an array of ``x``'s shape; counts ``n`` queries.
+        """
+        x = self.check_x(x)
+        y = check_labels(y, "y", n_samples=len(x), n_classes=self.n_classes)
+        gradients = []
+        for start in range(0, len(x), self.batch_size):
+            batch = self.to_tensor(x[start : start + self.batch_size]).requires_grad_(True)
+            labels = torch.as_tensor(y[start : start + self.batch_size], device=self.device)
+            loss = nn.functional.cross_entropy(self.logits_tensor(batch), labels, reduction="sum")
+            (gradient,) = torch.autograd.grad(loss, batch)
+            gradients.append(gradient)
+        return torch.cat(gradients).cpu().numpy()
+
+    def __repr__(self) -> str:
+        return (
+            f"TorchModel({type(self.module).__name__}, input_shape={self.input_shape}, "
+            f"n_classes={self.n_classes}, clip={self.clip})"
+        )

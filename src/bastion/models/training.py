@@ -1,0 +1,93 @@
+"""Seeded, batched supervised training of torch modules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from bastion.exceptions import InputTypeError, ValidationError
+from bastion.validation import check_inputs, check_labels, check_scalar, check_seed
+
+
+def _check_targets(y: Any, n_samples: int) -> np.ndarray:
+    """Hard labels ``(n,)`` or soft labels ``(n, k)`` (rows are distributions)."""
+    array = np.asarray(y)
+    if array.ndim == 2 and np.issubdtype(array.dtype, np.floating):
+        if array.shape[0] != n_samples:
+            raise ValidationError(f"`y` must have {n_samples} rows (one per input), got {array.shape[0]}")
+        if not np.all(np.isfinite(array)) or array.min() < 0 or not np.allclose(array.sum(axis=1), 1, atol=1e-3):
+            raise ValidationError("`y` soft labels must be finite, non-negative rows that sum to 1")
+        return array.astype(np.float32)
+    return check_labels(array, "y", n_samples=n_samples)
+
+
+def fit(
+    module: nn.Module,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    epochs: int = 10,
+    lr: float = 1e-3,
+    batch_size: int = 64,
+    weight_decay: float = 0.0,
+    temperature: float = 1.0,
+    seed: int = 0,
+    progress: bool = True,
+    description: str = "training",
+) -> nn.Module:
+    """Train ``module`` in place with Adam on cross-entropy; return it in eval mode.
+
+    Args:
+        module: a torch module mapping ``(n, *input_shape)`` to logits.
+        x: float inputs ``(n, *input_shape)``.
+        y: int labels ``(n,)``, or soft labels ``(n, k)`` whose rows sum to 1 (distillation,
+            PATE students, knockoff substitutes).
+        epochs, lr, batch_size, weight_decay: the optimisation schedule.
+        temperature: logits are divided by it before the softmax (defensive distillation
+            trains at T > 1).
+        seed: seeds the shuffling and any dropout; same seed, same weights.
+        progress: show a progress bar with the running loss.
+        description: the progress bar's label.
+
+    Raises:
+        ValidationError: bad shapes, labels or hyperparameters.
+    """
+    if not isinstance(module, nn.Module):
+        raise InputTypeError(f"`module` must be a torch.nn.Module, got {type(module).__name__}")
+    x = check_inputs(x, "x")
+    targets = _check_targets(y, len(x))
+    epochs = check_scalar(epochs, "epochs", kind=int, low=1)
+    lr = check_scalar(lr, "lr", low=0, include_low=False)
+    batch_size = check_scalar(batch_size, "batch_size", kind=int, low=1)
+    weight_decay = check_scalar(weight_decay, "weight_decay", low=0)
+    temperature = check_scalar(temperature, "temperature", low=0, include_low=False)
+    seed = check_seed(seed)
+
+    device = next(module.parameters()).device
+    inputs = torch.as_tensor(x, device=device)
+    labels = torch.as_tensor(targets, device=device)
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.Adam(module.parameters(), lr=lr, weight_decay=weight_decay)
+    n_batches = -(-len(x) // batch_size)
+    module.train()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        bar = tqdm(range(epochs), desc=description, disable=not progress, leave=False)
+        for _ in bar:
+            order = torch.randperm(len(x), generator=generator).to(device)
+            total = 0.0
+            for start in range(0, len(x), batch_size):
+                index = order[start : start + batch_size]
+                logits = module(inputs[index]) / temperature
+                loss = nn.functional.cross_entropy(logits, labels[index])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                total += loss.item()
+            bar.set_postfix(loss=f"{total / n_batches:.4f}")
+    module.eval()
+    return module

@@ -1,0 +1,67 @@
+"""Shared fixtures: small seeded datasets and models, trained once per test session."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.linear_model import LogisticRegression
+
+import bastion
+from bastion.models import SklearnModel, TorchModel, fit, zoo
+
+# Two pytest-xdist workers share two cores: one thread each avoids oversubscription.
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def digits() -> bastion.Dataset:
+    """scikit-learn digits, ``(n, 1, 8, 8)`` in [0, 1], split with seed 0."""
+    return bastion.load("digits", seed=0)
+
+
+@pytest.fixture(scope="session")
+def breast_cancer() -> bastion.Dataset:
+    """The breast-cancer table, min-max scaled on the training split."""
+    return bastion.load("breast_cancer", seed=0)
+
+
+@pytest.fixture(scope="session")
+def digits_cnn(digits) -> TorchModel:
+    """A small_cnn trained for 15 epochs on digits (about 98% test accuracy)."""
+    module = fit(
+        zoo.small_cnn(digits.input_shape, digits.n_classes, seed=0),
+        digits.x_train,
+        digits.y_train,
+        epochs=15,
+        seed=0,
+        progress=False,
+    )
+    return TorchModel(module, input_shape=digits.input_shape, n_classes=digits.n_classes)
+
+
+@pytest.fixture(scope="session")
+def digits_mlp(digits) -> TorchModel:
+    """A one-hidden-layer MLP trained for 20 epochs on digits (about 97% test accuracy)."""
+    module = fit(
+        zoo.mlp(digits.input_shape, digits.n_classes, hidden=(64,), seed=0),
+        digits.x_train,
+        digits.y_train,
+        epochs=20,
+        seed=0,
+        progress=False,
+    )
+    return TorchModel(module, input_shape=digits.input_shape, n_classes=digits.n_classes)
+
+
+@pytest.fixture(scope="session")
+def breast_cancer_logistic(breast_cancer) -> SklearnModel:
+    """scikit-learn binary logistic regression on breast_cancer, as a black-box model."""
+    estimator = LogisticRegression(max_iter=2000).fit(breast_cancer.x_train, breast_cancer.y_train)
+    return SklearnModel(estimator)
+
+
+@pytest.fixture()
+def rng() -> np.random.Generator:
+    """A seeded numpy generator for test data."""
+    return np.random.default_rng(0)
