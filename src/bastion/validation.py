@@ -117,8 +117,7 @@ def check_inputs(
         if array.shape[1:] != tuple(sample_shape) or array.ndim != len(expected):
             shown = "(n, " + ", ".join(str(s) for s in sample_shape) + ")"
             raise ValidationError(
-                f"`{name}` must have shape {shown}, got {array.shape}; "
-                "reshape your data to the model's input_shape"
+                f"`{name}` must have shape {shown}, got {array.shape}; reshape your data to the model's input_shape"
             )
     elif array.ndim < 2:
         raise ValidationError(f"`{name}` must be a batch with shape (n, ...), got {array.shape}")
@@ -155,9 +154,9 @@ def check_labels(y: Any, name: str = "y", *, n_samples: int | None = None, n_cla
         raise ValidationError(f"`{name}` must be one-dimensional (n,), got shape {labels.shape}")
     if labels.dtype == bool or not np.issubdtype(labels.dtype, np.number):
         raise InputTypeError(f"`{name}` must hold integer class labels, got dtype {labels.dtype}")
-    if not np.issubdtype(labels.dtype, np.integer):
-        if not np.all(np.isfinite(labels)) or not np.all(labels == np.round(labels)):
-            raise ValidationError(f"`{name}` must hold integer class labels, got non-integral values")
+    integral = np.issubdtype(labels.dtype, np.integer)
+    if not integral and not (np.all(np.isfinite(labels)) and np.all(labels == np.round(labels))):
+        raise ValidationError(f"`{name}` must hold integer class labels, got non-integral values")
     labels = labels.astype(np.int64)
     if n_samples is not None and labels.shape[0] != n_samples:
         raise ValidationError(f"`{name}` must have {n_samples} labels (one per input), got {labels.shape[0]}")
@@ -165,7 +164,6 @@ def check_labels(y: Any, name: str = "y", *, n_samples: int | None = None, n_cla
         raise ValidationError(f"`{name}` must hold labels in 0..k-1, got {int(labels.min())}")
     if n_classes is not None and labels.size and labels.max() >= n_classes:
         raise ValidationError(
-            f"`{name}` must hold labels in 0..{n_classes - 1} for a {n_classes}-class model, "
-            f"got {int(labels.max())}"
+            f"`{name}` must hold labels in 0..{n_classes - 1} for a {n_classes}-class model, got {int(labels.max())}"
         )
     return labels

@@ -46,8 +46,8 @@ def load(name_or_path: str | Path, *, seed: int = 0, test_size: float = 0.25) ->
 
 
 __all__ = [
-    "Dataset",
     "EMBEDDED",
+    "Dataset",
     "breast_cancer",
     "digits",
     "load",

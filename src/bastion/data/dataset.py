@@ -65,8 +65,7 @@ class Dataset:
         missing = np.setdiff1d(np.arange(n_classes), y_train)
         if missing.size:
             raise ValidationError(
-                f"`{name}: y_train` must use every label in 0..{n_classes - 1}, "
-                f"classes {missing.tolist()} never occur"
+                f"`{name}: y_train` must use every label in 0..{n_classes - 1}, classes {missing.tolist()} never occur"
             )
         y_test = check_labels(y_test, f"{name}: y_test", n_samples=len(x_test), n_classes=n_classes)
         if classes is None:

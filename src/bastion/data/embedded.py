@@ -18,9 +18,7 @@ def digits(*, seed: int = 0, test_size: float = 0.25) -> Dataset:
     # The raw pixels are integer intensities 0..16.
     x = (bunch.data / 16.0).astype(np.float32).reshape(-1, 1, 8, 8)
     y = bunch.target.astype(np.int64)
-    x_train, x_test, y_train, y_test = train_test_split(
-        x, y, test_size=test_size, random_state=seed, stratify=y
-    )
+    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=test_size, random_state=seed, stratify=y)
     return Dataset.from_arrays(
         x_train, y_train, x_test, y_test, name="digits", classes=tuple(str(c) for c in range(10))
     )
@@ -36,9 +34,7 @@ def breast_cancer(*, seed: int = 0, test_size: float = 0.25) -> Dataset:
     bunch = load_breast_cancer()
     x = bunch.data.astype(np.float64)
     y = bunch.target.astype(np.int64)
-    x_train, x_test, y_train, y_test = train_test_split(
-        x, y, test_size=test_size, random_state=seed, stratify=y
-    )
+    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=test_size, random_state=seed, stratify=y)
     low = x_train.min(axis=0)
     span = np.maximum(x_train.max(axis=0) - low, 1e-12)
     x_train = ((x_train - low) / span).astype(np.float32)

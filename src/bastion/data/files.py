@@ -100,8 +100,7 @@ def read_idx(path: str | Path) -> np.ndarray:
     expected = int(np.prod(shape)) * dtype.itemsize
     if len(raw) - header_end != expected:
         raise ValidationError(
-            f"{path}: IDX header promises {expected} data bytes for shape {shape}, "
-            f"found {len(raw) - header_end}"
+            f"{path}: IDX header promises {expected} data bytes for shape {shape}, found {len(raw) - header_end}"
         )
     return np.frombuffer(raw[header_end:], dtype=dtype).reshape(shape)
 

@@ -41,9 +41,7 @@ def synthetic_classification(
         class_sep=class_sep,
         random_state=seed,
     )
-    x_train, x_test, y_train, y_test = train_test_split(
-        x, y, test_size=test_size, random_state=seed, stratify=y
-    )
+    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=test_size, random_state=seed, stratify=y)
     low = x_train.min(axis=0)
     span = np.maximum(x_train.max(axis=0) - low, 1e-12)
     x_train = ((x_train - low) / span).astype(np.float32)

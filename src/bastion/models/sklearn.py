@@ -41,9 +41,7 @@ class SklearnModel(BaseModel):
             raise NotFittedError(f"`estimator` {type(estimator).__name__} must be fitted before wrapping it")
         classes = np.asarray(classes)
         if not np.issubdtype(classes.dtype, np.integer) or not np.array_equal(classes, np.arange(len(classes))):
-            raise ValidationError(
-                f"`estimator` must be fitted on labels 0..k-1, got classes_ {classes.tolist()[:10]}"
-            )
+            raise ValidationError(f"`estimator` must be fitted on labels 0..k-1, got classes_ {classes.tolist()[:10]}")
         self.estimator = estimator
         self.n_classes = len(classes)
         n_features = int(estimator.n_features_in_)

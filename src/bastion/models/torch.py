@@ -20,8 +20,7 @@ def _as_broadcast(value: Any, name: str, input_shape: tuple[int, ...]) -> torch.
     if array.ndim == 1 and len(input_shape) > 1:
         if array.shape[0] != input_shape[0]:
             raise ValidationError(
-                f"`preprocessing` {name} must have one value per channel "
-                f"({input_shape[0]}), got {array.shape[0]}"
+                f"`preprocessing` {name} must have one value per channel ({input_shape[0]}), got {array.shape[0]}"
             )
         array = array.reshape((-1,) + (1,) * (len(input_shape) - 1))
     try:

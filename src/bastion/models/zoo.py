@@ -78,7 +78,9 @@ def small_cnn(
     """
     input_shape = check_input_shape(input_shape)
     if len(input_shape) != 3 or input_shape[1] < 2 or input_shape[2] < 2:
-        raise ValidationError(f"`input_shape` must be (channels, height >= 2, width >= 2) for small_cnn, got {input_shape}")
+        raise ValidationError(
+            f"`input_shape` must be (channels, height >= 2, width >= 2) for small_cnn, got {input_shape}"
+        )
     n_classes = check_scalar(n_classes, "n_classes", kind=int, low=2)
     if len(channels) != 2:
         raise ValidationError(f"`channels` must hold two widths, got {tuple(channels)}")

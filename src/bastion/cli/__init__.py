@@ -1,0 +1,27 @@
+"""The ``bastion`` command line: a thin layer over the library.
+
+Each command module registers its commands on the groups of :mod:`bastion.cli.app`.
+:func:`main` turns any :class:`~bastion.exceptions.BastionError` into one red line on
+stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from rich.console import Console
+
+from bastion.cli.app import app
+from bastion.exceptions import BastionError
+
+
+def main() -> None:
+    """Entry point of the ``bastion`` console script."""
+    try:
+        app()
+    except BastionError as error:
+        Console(stderr=True).print(f"[bold red]error:[/] {error}", highlight=False)
+        sys.exit(2)
+
+
+__all__ = ["app", "main"]
