@@ -16,6 +16,7 @@ from bastion.validation import check_scalar
 _EDGE = 1 - 1e-6
 # An upper bound of c above this means "no success yet": grow c instead of bisecting.
 _NO_UPPER = 1e10
+_BETA1, _BETA2, _ADAM_EPS = 0.9, 0.999, 1e-8
 
 
 class CarliniWagnerL2(EvasionAttack):
@@ -81,24 +82,25 @@ class CarliniWagnerL2(EvasionAttack):
         check_every = max(self.steps // 10, 1)
 
         for _ in range(self.binary_search_steps):
-            w = w_start.clone().requires_grad_(True)
-            optimizer = torch.optim.Adam([w], lr=self.lr)
+            w = w_start.clone()
+            first_moment = torch.zeros_like(w)
+            second_moment = torch.zeros_like(w)
             succeeded = torch.zeros(n, dtype=torch.bool, device=x.device)
             previous_total = math.inf
             for step in range(self.steps):
+                w.requires_grad_(True)
                 candidate = low + half_range * (torch.tanh(w) + 1)
                 logits = model.logits_tensor(candidate)
                 distance = (candidate - x).flatten(1).pow(2).sum(dim=1)
-                objective = distance + constant * self._f6(logits, labels, targets)
-                total = objective.sum()
-                (w.grad,) = torch.autograd.grad(total, w)
+                total = (distance + constant * self._f6(logits, labels, targets)).sum()
+                (gradient,) = torch.autograd.grad(total, w)
                 with torch.no_grad():
-                    success = self._success(logits.detach(), labels, targets)
+                    success = self._success(logits, labels, targets)
                     smaller = success & (distance < best_l2)
                     best_l2 = torch.where(smaller, distance, best_l2)
                     best = torch.where(per_sample(smaller, x), candidate, best)
                     succeeded |= success
-                optimizer.step()
+                    w = self._adam_step(w.detach(), gradient, first_moment, second_moment, step + 1)
                 if self.abort_early and step % check_every == 0:
                     if total.item() > previous_total * 0.9999:
                         break
@@ -107,6 +109,16 @@ class CarliniWagnerL2(EvasionAttack):
             lower = torch.where(succeeded, lower, torch.maximum(lower, constant))
             constant = torch.where(upper < _NO_UPPER, (lower + upper) / 2, constant * 10)
         return best.detach()
+
+    def _adam_step(
+        self, w: torch.Tensor, gradient: torch.Tensor, first: torch.Tensor, second: torch.Tensor, t: int
+    ) -> torch.Tensor:
+        # Adam (Kingma & Ba 2015) with its default betas, written out: every coordinate is
+        # its own parameter, so samples never share step sizes.
+        first.mul_(_BETA1).add_(gradient, alpha=1 - _BETA1)
+        second.mul_(_BETA2).addcmul_(gradient, gradient, value=1 - _BETA2)
+        denominator = (second / (1 - _BETA2**t)).sqrt_().add_(_ADAM_EPS)
+        return w.addcdiv_(first, denominator, value=-self.lr / (1 - _BETA1**t))
 
     def _f6(self, logits: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor | None) -> torch.Tensor:
         if targets is None:

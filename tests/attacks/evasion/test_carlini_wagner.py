@@ -1,0 +1,91 @@
+"""Carlini & Wagner L2: minimal perturbations, targeted mode, the clip range, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from tests.attacks.evasion.conftest import build_tiny_model, tiny_inputs
+
+from bastion.attacks.evasion import PGD, CarliniWagnerL2
+from bastion.exceptions import CapabilityError, ValidationError
+
+
+def _success_and_mean_l2(model, x, x_adv, y):
+    success = model.predict(x_adv) != y
+    l2 = np.linalg.norm((x_adv - x).reshape(len(x), -1), axis=1)
+    return success.mean(), l2[success].mean()
+
+
+def test_finds_smaller_perturbations_than_pgd_l2_at_no_lower_success(digits, digits_mlp):
+    x, y = digits.x_test[:100], digits.y_test[:100]
+
+    pgd_success, pgd_l2 = _success_and_mean_l2(
+        digits_mlp, x, PGD(eps=1.0, steps=20, norm="2").generate(digits_mlp, x, y), y
+    )
+    cw_success, cw_l2 = _success_and_mean_l2(
+        digits_mlp, x, CarliniWagnerL2(steps=50, lr=0.05).generate(digits_mlp, x, y), y
+    )
+
+    assert cw_success >= pgd_success
+    assert cw_l2 < pgd_l2
+
+
+def test_targeted_mode_reaches_the_target(digits, digits_mlp):
+    x, y = digits.x_test[:50], digits.y_test[:50]
+
+    x_adv = CarliniWagnerL2(steps=100, lr=0.05).generate(digits_mlp, x, y, target=3)
+
+    assert (digits_mlp.predict(x_adv) == 3).mean() > 0.9
+
+
+def test_confidence_makes_successes_clear_the_logit_margin(digits, digits_mlp):
+    x, y = digits.x_test[:30], digits.y_test[:30]
+
+    x_adv = CarliniWagnerL2(steps=50, lr=0.05, confidence=2.0).generate(digits_mlp, x, y)
+
+    logits = digits_mlp.logits(x_adv)
+    true = logits[np.arange(len(y)), y]
+    others = np.where(np.eye(logits.shape[1], dtype=bool)[y], -np.inf, logits).max(axis=1)
+    moved = np.any(x_adv != x, axis=(1, 2, 3))
+    assert moved.mean() > 0.8
+    assert np.all(others[moved] - true[moved] >= 2.0 - 1e-4)
+
+
+def test_failed_samples_are_returned_unchanged(digits, digits_mlp):
+    x, y = digits.x_test[:20], digits.y_test[:20]
+
+    # One Adam step of a tiny learning rate cannot flip a well-classified digit.
+    x_adv = CarliniWagnerL2(steps=1, lr=1e-4, binary_search_steps=1).generate(digits_mlp, x, y)
+
+    kept = digits_mlp.predict(x) == y
+    np.testing.assert_array_equal(x_adv[kept], x[kept])
+
+
+def test_stays_inside_a_clip_range_other_than_the_unit_interval():
+    model = build_tiny_model(clip=(-1.0, 2.0))
+    x = tiny_inputs(model, 8, seed=1)
+
+    x_adv = CarliniWagnerL2(steps=30, lr=0.1).generate(model, x)
+
+    assert x_adv.min() >= -1.0 and x_adv.max() <= 2.0
+    assert np.any(model.predict(x_adv) != model.predict(x))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"c": 0.0}, r"`c` must be a float in \(0, inf\], got 0.0"),
+        ({"steps": 0}, r"`steps` must be an int in \[1, inf\], got 0"),
+        ({"lr": -0.01}, r"`lr` must be a float in \(0, inf\], got -0.01"),
+        ({"confidence": -1.0}, r"`confidence` must be a float in \[0, inf\], got -1.0"),
+        ({"binary_search_steps": 0}, r"`binary_search_steps` must be an int in \[1, inf\], got 0"),
+    ],
+)
+def test_bad_hyperparameters_are_refused(kwargs, message):
+    with pytest.raises(ValidationError, match=message):
+        CarliniWagnerL2(**kwargs)
+
+
+def test_black_box_model_is_refused(breast_cancer, breast_cancer_logistic):
+    with pytest.raises(CapabilityError, match=r"CarliniWagnerL2 needs a model with 'gradients'"):
+        CarliniWagnerL2().generate(breast_cancer_logistic, breast_cancer.x_test[:2])

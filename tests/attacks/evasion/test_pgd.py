@@ -1,0 +1,74 @@
+"""PGD: the ball's corner on a linear model, targeted mode, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from tests.attacks.evasion.conftest import linear_binary_model
+
+from bastion.attacks.evasion import PGD
+from bastion.exceptions import CapabilityError, ValidationError
+
+# A bias large enough that no point of the ball changes the decision (yet small enough
+# that the softmax does not saturate in float32), so PGD returns its last iterate.
+ALWAYS_CLASS_0 = (5.0, 0.0)
+
+
+def test_reaches_the_linf_corner_on_a_linear_model(linear_weights):
+    model = linear_binary_model(linear_weights, bias=ALWAYS_CLASS_0)
+    x = np.full((4, 6), 0.5, dtype=np.float32)
+
+    x_adv = PGD(eps=0.1, steps=10).generate(model, x, np.zeros(4, dtype=np.int64))
+
+    corner = 0.1 * np.sign(linear_weights[1] - linear_weights[0])
+    np.testing.assert_allclose(x_adv - x, np.broadcast_to(corner, x.shape), atol=1e-6)
+
+
+def test_reaches_the_l2_sphere_along_the_weight_difference(linear_weights):
+    model = linear_binary_model(linear_weights, bias=ALWAYS_CLASS_0)
+    x = np.full((4, 6), 0.5, dtype=np.float32)
+
+    x_adv = PGD(eps=0.2, steps=40, norm="2", alpha=0.05).generate(model, x, np.zeros(4, dtype=np.int64))
+
+    difference = linear_weights[1] - linear_weights[0]
+    expected = 0.2 * difference / np.linalg.norm(difference)
+    np.testing.assert_allclose(x_adv - x, np.broadcast_to(expected, x.shape), atol=1e-3)
+
+
+def test_stronger_than_fgsm_on_the_digits_cnn(digits, digits_cnn):
+    from bastion.attacks.evasion import FGSM
+
+    x, y = digits.x_test[:150], digits.y_test[:150]
+
+    pgd = (digits_cnn.predict(PGD(eps=0.1, steps=10).generate(digits_cnn, x, y)) == y).mean()
+    fgsm = (digits_cnn.predict(FGSM(eps=0.1).generate(digits_cnn, x, y)) == y).mean()
+
+    assert pgd < fgsm
+
+
+def test_targeted_mode_reaches_the_target(digits, digits_cnn):
+    x = digits.x_test[:60]
+
+    x_adv = PGD(eps=0.3, steps=20).generate(digits_cnn, x, digits.y_test[:60], target=3)
+
+    assert (digits_cnn.predict(x_adv) == 3).mean() > 0.9
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"eps": -1.0}, r"`eps` must be a float in"),
+        ({"eps": 0.1, "steps": 0}, r"`steps` must be an int in \[1, inf\], got 0"),
+        ({"eps": 0.1, "norm": "L1"}, r"`norm` must be one of"),
+        ({"eps": 0.1, "loss": "hinge"}, r"`loss` must be one of"),
+        ({"eps": 0.1, "alpha": -0.5}, r"`alpha` must be a float in"),
+    ],
+)
+def test_bad_hyperparameters_are_refused(kwargs, message):
+    with pytest.raises(ValidationError, match=message):
+        PGD(**kwargs)
+
+
+def test_black_box_model_is_refused(breast_cancer, breast_cancer_logistic):
+    with pytest.raises(CapabilityError, match=r"PGD needs a model with 'gradients'"):
+        PGD(eps=0.1).generate(breast_cancer_logistic, breast_cancer.x_test[:2])
