@@ -1,0 +1,101 @@
+"""Output policies as Models: what a prediction API chooses to reveal of its model.
+
+Tramèr et al. (2016, Sec. 6) study countermeasures that change only what an API returns:
+rounding the confidences, or returning class labels only. Each policy here is a black-box
+Model wrapping another one; it forwards every query (so the wrapped model's counter keeps
+counting) and counts it in its own ``queries`` too. The serving gateway's output policies
+reuse these classes.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+
+from bastion.models.base import LABELS, SCORES, BaseModel, require
+from bastion.validation import check_scalar
+
+
+class _Forwarding(BaseModel):
+    """A black-box view of another Model: same task, its own query counter."""
+
+    def __init__(self, model: Any, who: str) -> None:
+        super().__init__()
+        require(model, LABELS, who)
+        self.model = model
+        self.n_classes = model.n_classes
+        self.input_shape = tuple(model.input_shape)
+        self.clip = tuple(model.clip)
+
+    def check_x(self, x: Any, name: str = "x") -> np.ndarray:
+        """Validate a batch the way the wrapped model does."""
+        return self.model.check_x(x, name)
+
+    def __copy__(self) -> _Forwarding:
+        # A copy forwards to a copy of the wrapped model: queries made through it move no
+        # counter of the original chain (used to measure fidelity off the attacker's budget).
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        clone.model = copy.copy(self.model)
+        return clone
+
+
+class RoundedScores(_Forwarding):
+    """A Model whose confidences are rounded to ``decimals`` decimal places.
+
+    The rounding countermeasure of Tramèr et al., "Stealing Machine Learning Models via
+    Prediction APIs", USENIX Security 2016, Sec. 6.2 (BigML rounds to 5 decimals). Labels are
+    the wrapped model's, unchanged; rounded rows may not sum exactly to 1.
+
+    Args:
+        model: a bastion Model with ``"scores"``.
+        decimals: decimal places kept, an int in [0, 10].
+
+    Raises:
+        CapabilityError: ``model`` answers labels only.
+    """
+
+    def __init__(self, model: Any, decimals: int) -> None:
+        super().__init__(model, "RoundedScores")
+        require(model, SCORES, "RoundedScores")
+        self.decimals = check_scalar(decimals, "decimals", kind=int, low=0, high=10)
+        self.capabilities = frozenset({LABELS, SCORES})
+
+    def _predict_proba(self, x: np.ndarray) -> np.ndarray:
+        return np.round(self.model.predict_proba(x), self.decimals).astype(np.float32)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """The wrapped model's labels, ``(n,)`` int64; counts ``n`` queries."""
+        x = self.check_x(x)
+        self._count(len(x))
+        return self.model.predict(x)
+
+    def __repr__(self) -> str:
+        return f"RoundedScores({self.model!r}, decimals={self.decimals})"
+
+
+class LabelOnly(_Forwarding):
+    """A Model that answers class labels only: the strongest output policy short of refusing.
+
+    Tramèr et al. 2016, Sec. 6.1 ("prediction API minimization"): score-based attacks refuse
+    it with a :class:`~bastion.exceptions.CapabilityError` naming ``"scores"``.
+
+    Args:
+        model: any bastion Model.
+    """
+
+    capabilities = frozenset({LABELS})
+
+    def __init__(self, model: Any) -> None:
+        super().__init__(model, "LabelOnly")
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """The wrapped model's labels, ``(n,)`` int64; counts ``n`` queries."""
+        x = self.check_x(x)
+        self._count(len(x))
+        return self.model.predict(x)
+
+    def __repr__(self) -> str:
+        return f"LabelOnly({self.model!r})"
