@@ -5,13 +5,16 @@ from bastion.models.base import GRADIENTS, LABELS, SCORES, BaseModel, Model, req
 from bastion.models.sklearn import SklearnModel
 from bastion.models.torch import TorchModel
 from bastion.models.training import fit
+from bastion.models.wrappers import LabelOnly, RoundedScores
 
 __all__ = [
     "GRADIENTS",
     "LABELS",
     "SCORES",
     "BaseModel",
+    "LabelOnly",
     "Model",
+    "RoundedScores",
     "SklearnModel",
     "TorchModel",
     "fit",
