@@ -1,0 +1,13 @@
+"""Defenses: harden a model or clean its data."""
+
+from bastion.defenses.adversarial_training import AdversarialTraining, CatastrophicOverfittingWarning, EpochRecord
+from bastion.defenses.distillation import DefensiveDistillation
+from bastion.defenses.pate import PATE
+
+__all__ = [
+    "PATE",
+    "AdversarialTraining",
+    "CatastrophicOverfittingWarning",
+    "DefensiveDistillation",
+    "EpochRecord",
+]

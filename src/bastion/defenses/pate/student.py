@@ -1,0 +1,246 @@
+"""Teacher and student learners of PATE: scikit-learn estimators or torch modules.
+
+A learner is either a scikit-learn classifier (cloned for every teacher or student, its
+``random_state`` set from the job's seed) or a :class:`TorchTrainer` (a picklable recipe: a
+builder called as ``build(seed=...)`` plus the schedule of :func:`bastion.models.fit`).
+Fitting functions here are top-level so the process and Ray backends can ship them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import clone
+from torch import nn
+
+from bastion.exceptions import InputTypeError, ValidationError
+from bastion.models import SklearnModel, TorchModel
+from bastion.models import fit as fit_module
+from bastion.models.base import BaseModel
+from bastion.validation import check_scalar
+
+
+@dataclass(frozen=True)
+class TorchTrainer:
+    """How to build and train one torch teacher or student.
+
+    Args:
+        build: called as ``build(seed=seed)``, returns a fresh ``nn.Module`` mapping
+            ``(n, *input_shape)`` to logits, e.g.
+            ``functools.partial(zoo.mlp, (1, 8, 8), 10, hidden=(64,))``. For the process
+            backend it must be picklable: a top-level function or a ``functools.partial``
+            of one, not a lambda.
+        epochs, lr, batch_size, weight_decay: the schedule of :func:`bastion.models.fit`.
+
+    Raises:
+        InputTypeError: ``build`` is not callable.
+        ValidationError: a bad schedule value.
+    """
+
+    build: Callable[..., nn.Module]
+    epochs: int = 10
+    lr: float = 1e-3
+    batch_size: int = 64
+    weight_decay: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not callable(self.build):
+            raise InputTypeError(f"`build` must be callable as build(seed=...), got {type(self.build).__name__}")
+        check_scalar(self.epochs, "epochs", kind=int, low=1)
+        check_scalar(self.lr, "lr", low=0, include_low=False)
+        check_scalar(self.batch_size, "batch_size", kind=int, low=1)
+        check_scalar(self.weight_decay, "weight_decay", low=0)
+
+    def train(self, x: np.ndarray, y: np.ndarray, *, seed: int, progress: bool = False) -> nn.Module:
+        """Build a fresh module with ``seed`` and train it on ``(x, y)``; return it in eval mode."""
+        module = self.build(seed=seed)
+        if not isinstance(module, nn.Module):
+            raise InputTypeError(f"`build(seed=...)` must return a torch.nn.Module, got {type(module).__name__}")
+        return fit_module(
+            module,
+            x,
+            y,
+            epochs=self.epochs,
+            lr=self.lr,
+            batch_size=self.batch_size,
+            weight_decay=self.weight_decay,
+            seed=seed,
+            progress=progress,
+        )
+
+
+def as_learner(factory: Any, name: str) -> Any:
+    """Normalise a teacher or student factory: a scikit-learn estimator or a TorchTrainer.
+
+    A bare callable is taken as ``TorchTrainer(build=factory)`` with the default schedule.
+
+    Raises:
+        InputTypeError: anything else (including an already-built ``nn.Module``).
+    """
+    if isinstance(factory, TorchTrainer):
+        return factory
+    if isinstance(factory, nn.Module):
+        raise InputTypeError(
+            f"`{name}` must build a fresh module per model: pass TorchTrainer(build=...) or a "
+            f"function build(seed=...) -> nn.Module, not a {type(factory).__name__} instance"
+        )
+    if hasattr(factory, "fit") and hasattr(factory, "get_params"):
+        return factory
+    if callable(factory):
+        return TorchTrainer(build=factory)
+    raise InputTypeError(
+        f"`{name}` must be a scikit-learn classifier, a TorchTrainer or a function build(seed=...) -> nn.Module, "
+        f"got {type(factory).__name__}"
+    )
+
+
+def is_sklearn(learner: Any) -> bool:
+    """Whether a normalised learner is a scikit-learn estimator."""
+    return not isinstance(learner, TorchTrainer)
+
+
+def _seeded_clone(estimator: Any, seed: int) -> Any:
+    estimator = clone(estimator)
+    # Nested estimators (pipelines, ensembles) expose their seeds as ``step__random_state``.
+    seeds = {key: seed for key in estimator.get_params(deep=True) if key.split("__")[-1] == "random_state"}
+    if seeds:
+        estimator.set_params(**seeds)
+    return estimator
+
+
+def fit_learner(learner: Any, x: np.ndarray, y: np.ndarray, seed: int, progress: bool = False) -> Any:
+    """Fit a fresh copy of ``learner`` on ``(x, y)`` with ``seed``; return the fitted object.
+
+    scikit-learn estimators see ``x`` flattened to ``(n, d)``.
+    """
+    if is_sklearn(learner):
+        return _seeded_clone(learner, seed).fit(x.reshape(len(x), -1), y)
+    return learner.train(x, y, seed=seed, progress=progress)
+
+
+def fit_teacher(job: tuple[Any, np.ndarray, np.ndarray, int]) -> Any:
+    """Backend job: ``(learner, x_shard, y_shard, seed) -> fitted teacher``."""
+    learner, x, y, seed = job
+    return fit_learner(learner, x, y, seed)
+
+
+def predict_labels(fitted: Any, x: np.ndarray, *, batch_size: int = 1024) -> np.ndarray:
+    """Labels ``(n,)`` int64 of a fitted estimator or trained module."""
+    if isinstance(fitted, nn.Module):
+        with torch.no_grad():
+            inputs = torch.as_tensor(x)
+            chunks = [fitted(inputs[i : i + batch_size]).argmax(dim=1) for i in range(0, len(x), batch_size)]
+        return torch.cat(chunks).numpy().astype(np.int64)
+    return np.asarray(fitted.predict(x.reshape(len(x), -1))).astype(np.int64)
+
+
+def predict_confidence(fitted: Any, x: np.ndarray, *, batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """``(labels, confidence)``: the top class and its probability, for pseudo-labelling."""
+    if isinstance(fitted, nn.Module):
+        with torch.no_grad():
+            inputs = torch.as_tensor(x)
+            proba = torch.cat(
+                [torch.softmax(fitted(inputs[i : i + batch_size]), dim=1) for i in range(0, len(x), batch_size)]
+            ).numpy()
+        return proba.argmax(axis=1).astype(np.int64), proba.max(axis=1)
+    if not hasattr(fitted, "predict_proba"):
+        raise InputTypeError(
+            f"self-training needs a student with predict_proba, got {type(fitted).__name__}; "
+            "set self_training_rounds=0 or use a probabilistic classifier"
+        )
+    proba = fitted.predict_proba(x.reshape(len(x), -1))
+    classes = np.asarray(fitted.classes_)
+    return classes[proba.argmax(axis=1)].astype(np.int64), proba.max(axis=1)
+
+
+@dataclass(frozen=True)
+class StudentReport:
+    """How the student was trained.
+
+    Attributes:
+        n_labelled: public samples labelled by the teachers' noisy vote.
+        n_pseudo_labelled: unlabelled public samples added by self-training in the last round.
+        self_training_rounds: rounds of self-training run.
+        confidence: the probability a pseudo-label needed to be kept.
+    """
+
+    n_labelled: int
+    n_pseudo_labelled: int
+    self_training_rounds: int
+    confidence: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return dataclasses.asdict(self)
+
+
+def train_student(
+    learner: Any,
+    x_labelled: np.ndarray,
+    y_labelled: np.ndarray,
+    *,
+    x_unlabelled: np.ndarray,
+    n_classes: int,
+    input_shape: tuple[int, ...],
+    rounds: int,
+    confidence: float,
+    seed: int,
+    clip: tuple[float, float] = (0.0, 1.0),
+    progress: bool = False,
+) -> tuple[BaseModel, StudentReport]:
+    """Train the student on the labelled queries, then self-train on the unlabelled rest.
+
+    Self-training (pseudo-labelling) stands in for the semi-supervised GAN of Papernot et al.
+    2017 (Sec. 3.1): each round, the current student labels the unlabelled public samples, the
+    ones it predicts with probability at least ``confidence`` join the training set, and a
+    fresh student is trained on the union. Pseudo-labels are post-processing of the private
+    answers, so they cost no privacy.
+
+    Returns:
+        The student as a bastion Model (``SklearnModel`` or ``TorchModel``) and a report.
+
+    Raises:
+        ValidationError: a scikit-learn student whose labelled set misses a class.
+    """
+    if is_sklearn(learner):
+        missing = sorted(set(range(n_classes)) - {int(c) for c in np.unique(y_labelled)})
+        if missing:
+            raise ValidationError(
+                f"the answered queries must cover every class for a scikit-learn student, but classes "
+                f"{missing} have no answered query; ask more queries (max_queries) or lower the threshold"
+            )
+    fitted = fit_learner(learner, x_labelled, y_labelled, seed, progress)
+    n_pseudo = 0
+    for _ in range(rounds):
+        if len(x_unlabelled) == 0:
+            break
+        labels, scores = predict_confidence(fitted, x_unlabelled)
+        keep = scores >= confidence
+        n_pseudo = int(keep.sum())
+        x_train = np.concatenate([x_labelled, x_unlabelled[keep]])
+        y_train = np.concatenate([y_labelled, labels[keep]])
+        fitted = fit_learner(learner, x_train, y_train, seed, progress)
+    report = StudentReport(
+        n_labelled=len(y_labelled), n_pseudo_labelled=n_pseudo, self_training_rounds=rounds, confidence=confidence
+    )
+    if isinstance(fitted, nn.Module):
+        return TorchModel(fitted, input_shape=input_shape, n_classes=n_classes, clip=clip), report
+    return SklearnModel(fitted, input_shape=input_shape, clip=clip), report
+
+
+__all__ = [
+    "StudentReport",
+    "TorchTrainer",
+    "as_learner",
+    "fit_learner",
+    "fit_teacher",
+    "is_sklearn",
+    "predict_confidence",
+    "predict_labels",
+    "train_student",
+]

@@ -1,0 +1,262 @@
+"""PATE end to end: disjoint stratified shards, determinism, labelling, accounting, student."""
+
+from __future__ import annotations
+
+import functools
+import json
+
+import numpy as np
+import pytest
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.svm import SVC
+
+import bastion.defenses
+from bastion.backends import LocalBackend
+from bastion.defenses.pate import PATE, ConfidentGNMax, GNMax, LabelingResult, LNMax, TorchTrainer, partition
+from bastion.exceptions import InputTypeError, NotFittedError, ValidationError
+from bastion.models import SklearnModel, TorchModel, zoo
+
+
+def small_teacher() -> SVC:
+    """The teacher of the ``fitted_pate`` fixture: an RBF SVM, about a millisecond per shard."""
+    return SVC(C=10)
+
+
+def accuracy(model, x, y) -> float:
+    return float(np.mean(model.predict(x) == y))
+
+
+# --------------------------------------------------------------------------- shards
+
+
+def test_partition_gives_disjoint_shards_covering_every_sample():
+    labels = np.random.default_rng(0).integers(0, 10, size=503)
+    shards = partition(labels, 7, seed=0)
+    joined = np.concatenate(shards)
+    assert len(joined) == len(labels)
+    np.testing.assert_array_equal(np.sort(joined), np.arange(len(labels)))
+
+
+def test_partition_is_stratified_and_balanced():
+    labels = np.random.default_rng(1).integers(0, 10, size=997)
+    shards = partition(labels, 13, seed=0)
+    sizes = [len(s) for s in shards]
+    per_class = np.stack([np.bincount(labels[s], minlength=10) for s in shards])
+    assert max(sizes) - min(sizes) <= 1
+    assert np.all(per_class.max(axis=0) - per_class.min(axis=0) <= 1)
+
+
+def test_partition_is_reproducible_and_depends_on_the_seed():
+    labels = np.repeat(np.arange(5), 40)
+    first = partition(labels, 8, seed=3)
+    assert all(np.array_equal(a, b) for a, b in zip(first, partition(labels, 8, seed=3)))
+    assert not all(np.array_equal(a, b) for a, b in zip(first, partition(labels, 8, seed=4)))
+
+
+def test_more_teachers_than_private_samples_raises_a_clear_error(split):
+    pate = PATE(small_teacher(), 11, GNMax(1), backend="serial", progress=False)
+    with pytest.raises(ValidationError, match="`n_teachers` must be at most the number of private samples"):
+        pate.fit_teachers(split.x_private[:10], split.y_private[:10])
+
+
+def test_a_single_class_shard_for_a_sklearn_teacher_raises_a_clear_error(split):
+    pate = PATE(small_teacher(), 20, GNMax(1), backend="serial", progress=False)
+    with pytest.raises(ValidationError, match="single class"):
+        pate.fit_teachers(split.x_private[:20], split.y_private[:20])
+
+
+def test_fit_teachers_trains_one_teacher_per_disjoint_shard(fitted_pate, split):
+    assert len(fitted_pate.teachers_) == len(fitted_pate.shards_) == 10
+    assert len(np.concatenate(fitted_pate.shards_)) == len(np.unique(np.concatenate(fitted_pate.shards_)))
+    assert fitted_pate.n_classes_ == 10 and fitted_pate.input_shape_ == split.x_private.shape[1:]
+
+
+# --------------------------------------------------------------------------- votes and labels
+
+
+def test_votes_count_every_teacher_once_per_query(fitted_pate, split):
+    votes = fitted_pate.votes(split.x_public[:50])
+    assert votes.shape == (50, 10) and votes.dtype == np.int64
+    np.testing.assert_array_equal(votes.sum(axis=1), 10)
+
+
+def test_the_plurality_vote_beats_the_average_teacher(fitted_pate, split):
+    predictions = fitted_pate.teacher_predictions(split.x_test)
+    plurality = fitted_pate.votes(split.x_test).argmax(axis=1)
+    assert np.mean(plurality == split.y_test) > np.mean(predictions == split.y_test) > 0.5
+
+
+def test_label_respects_max_queries(fitted_pate, split):
+    result = fitted_pate.label(split.x_public, max_queries=40)
+    assert isinstance(result, LabelingResult) and fitted_pate.labeling_ is result
+    assert result.n_queries == 40 and result.n_answered == 40
+    assert result.indices.max() < 40 and len(result.labels) == 40
+
+
+def test_label_accuracy_is_reported_against_given_labels(fitted_pate, split):
+    result = fitted_pate.label(split.x_public, max_queries=100, y_public=split.y_public)
+    expected = np.mean(result.labels == split.y_public[result.indices])
+    assert result.label_accuracy == pytest.approx(expected) and result.label_accuracy > 0.8
+
+
+def test_same_seed_gives_the_same_labels(split):
+    results = [
+        PATE(small_teacher(), 10, GNMax(3), backend="serial", seed=4, progress=False)
+        .fit_teachers(split.x_private, split.y_private)
+        .label(split.x_public, max_queries=200)
+        for _ in range(2)
+    ]
+    np.testing.assert_array_equal(results[0].labels, results[1].labels)
+    assert results[0].epsilon == results[1].epsilon
+
+
+def test_local_backend_gives_the_same_teachers_and_labels_as_serial(fitted_pate, split):
+    local = PATE(small_teacher(), 10, GNMax(2.0), backend=LocalBackend(n_workers=2), seed=0, progress=False)
+    local.fit_teachers(split.x_private, split.y_private)
+    np.testing.assert_array_equal(local.votes(split.x_public), fitted_pate.votes(split.x_public))
+    np.testing.assert_array_equal(
+        local.label(split.x_public, max_queries=100).labels, fitted_pate.label(split.x_public, max_queries=100).labels
+    )
+
+
+def test_confident_gnmax_labels_only_the_queries_it_answers(split):
+    pate = PATE(small_teacher(), 10, ConfidentGNMax(9, 1.0, 1.0), backend="serial", progress=False)
+    result = pate.fit_teachers(split.x_private, split.y_private).label(split.x_public, max_queries=300)
+    assert 0 < result.n_answered < result.n_queries == 300
+    confident = pate.votes(split.x_public[:300]).max(axis=1) >= 9
+    # With sigma_threshold = 1, the answered queries are mostly those with at least 9 of 10 votes.
+    assert np.mean(confident[result.indices]) > 0.9
+
+
+# --------------------------------------------------------------------------- accounting
+
+
+def test_epsilon_grows_with_the_number_of_queries(fitted_pate, split):
+    epsilons = [fitted_pate.label(split.x_public, max_queries=q).epsilon for q in (20, 100, 400)]
+    assert 0 < epsilons[0] < epsilons[1] < epsilons[2]
+
+
+def test_epsilon_falls_as_sigma_grows(fitted_pate, split):
+    votes = fitted_pate.votes(split.x_public[:200])
+    epsilons = []
+    for sigma in (1.0, 4.0, 16.0):
+        pate = PATE(small_teacher(), 10, GNMax(sigma), backend="serial", progress=False)
+        pate.teachers_, pate.shards_ = fitted_pate.teachers_, fitted_pate.shards_
+        pate.n_classes_, pate.input_shape_ = fitted_pate.n_classes_, fitted_pate.input_shape_
+        epsilons.append(pate.label(split.x_public, max_queries=200).epsilon)
+    assert len(votes) == 200 and epsilons[0] > epsilons[1] > epsilons[2]
+
+
+def test_data_dependent_epsilon_is_at_most_the_data_independent_one(fitted_pate, split):
+    result = fitted_pate.label(split.x_public, max_queries=200)
+    assert 0 < result.epsilon <= result.epsilon_data_independent
+
+
+def test_lnmax_labelling_is_accounted(split):
+    pate = PATE(small_teacher(), 10, LNMax(0.5), backend="serial", progress=False)
+    result = pate.fit_teachers(split.x_private, split.y_private).label(split.x_public, max_queries=50)
+    assert result.n_answered == 50 and 0 < result.epsilon <= result.epsilon_data_independent
+
+
+def test_label_refuses_delta_outside_the_unit_interval(fitted_pate, split):
+    for delta in (0.0, 1.0, -1e-5):
+        with pytest.raises(ValidationError, match="`delta`"):
+            fitted_pate.label(split.x_public, delta=delta)
+
+
+def test_labeling_result_serialises_to_json(fitted_pate, split):
+    result = fitted_pate.label(split.x_public, max_queries=30)
+    data = json.loads(json.dumps(result.to_dict()))
+    assert data["n_queries"] == 30 and "accountant" not in data and len(data["labels"]) == 30
+
+
+# --------------------------------------------------------------------------- student
+
+
+def test_sklearn_student_learns_from_the_answered_queries(fitted_pate, split):
+    student = fitted_pate.fit_student(LogisticRegression(max_iter=500), split.x_public, max_queries=300)
+    assert isinstance(student, SklearnModel) and accuracy(student, split.x_test, split.y_test) > 0.8
+    assert fitted_pate.student_report_.n_labelled == 300
+
+
+def test_torch_student_learns_from_the_answered_queries(fitted_pate, split):
+    torch.manual_seed(0)
+    trainer = TorchTrainer(functools.partial(zoo.mlp, (1, 8, 8), 10, hidden=(32,)), epochs=30, lr=3e-3)
+    labeling = fitted_pate.label(split.x_public, max_queries=300)
+    student = fitted_pate.fit_student(trainer, split.x_public, labeling=labeling)
+    assert isinstance(student, TorchModel) and accuracy(student, split.x_test, split.y_test) > 0.7
+
+
+def test_self_training_adds_confident_pseudo_labels(fitted_pate, split):
+    labeling = fitted_pate.label(split.x_public, max_queries=150)
+    student = fitted_pate.fit_student(
+        LogisticRegression(max_iter=500), split.x_public, labeling=labeling, self_training_rounds=2, confidence=0.8
+    )
+    report = fitted_pate.student_report_
+    assert report.n_labelled == 150 and 0 < report.n_pseudo_labelled <= len(split.x_public) - 150
+    assert accuracy(student, split.x_test, split.y_test) > 0.8
+
+
+def test_torch_teachers_vote_better_than_chance(split):
+    trainer = TorchTrainer(functools.partial(zoo.mlp, (1, 8, 8), 10, hidden=(32,)), epochs=20, lr=3e-3)
+    pate = PATE(trainer, 4, GNMax(1), backend="serial", progress=False)
+    pate.fit_teachers(split.x_private[:400], split.y_private[:400])
+    assert all(isinstance(t, torch.nn.Module) for t in pate.teachers_)
+    assert np.mean(pate.votes(split.x_test).argmax(axis=1) == split.y_test) > 0.7
+
+
+def test_sklearn_student_with_an_unlabelled_class_raises_a_clear_error(fitted_pate, split):
+    with pytest.raises(ValidationError, match="cover every class"):
+        fitted_pate.fit_student(LogisticRegression(), split.x_public, max_queries=3)
+
+
+def test_student_with_no_answered_query_raises_a_clear_error(split):
+    pate = PATE(small_teacher(), 10, ConfidentGNMax(1000, 1, 1), backend="serial", progress=False)
+    pate.fit_teachers(split.x_private, split.y_private)
+    with pytest.raises(ValidationError, match="answered none"):
+        pate.fit_student(LogisticRegression(), split.x_public, max_queries=50)
+
+
+def test_labeling_of_other_public_data_is_refused(fitted_pate, split):
+    labeling = fitted_pate.label(split.x_public, max_queries=300)
+    with pytest.raises(ValidationError, match="same x_public"):
+        fitted_pate.fit_student(LogisticRegression(), split.x_public[:100], labeling=labeling)
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def test_using_pate_before_fit_teachers_raises_not_fitted(split):
+    pate = PATE(small_teacher(), 5, GNMax(1), backend="serial")
+    with pytest.raises(NotFittedError, match="fit_teachers"):
+        pate.label(split.x_public)
+
+
+def test_an_aggregator_of_the_wrong_type_is_refused():
+    with pytest.raises(InputTypeError, match="`aggregator` must be an Aggregator"):
+        PATE(small_teacher(), 5, "gnmax")
+
+
+def test_a_built_module_as_teacher_factory_is_refused():
+    with pytest.raises(InputTypeError, match="fresh module"):
+        PATE(zoo.mlp((4,), 2), 5, GNMax(1))
+
+
+def test_an_unknown_backend_is_refused():
+    with pytest.raises(ValidationError, match="`backend` must be one of"):
+        PATE(small_teacher(), 5, GNMax(1), backend="gpu")
+
+
+def test_zero_teachers_are_refused():
+    with pytest.raises(ValidationError, match="`n_teachers`"):
+        PATE(small_teacher(), 0, GNMax(1))
+
+
+def test_queries_of_the_wrong_shape_are_refused(fitted_pate, split):
+    with pytest.raises(ValidationError, match="`x_public` must have shape"):
+        fitted_pate.label(split.x_public.reshape(len(split.x_public), -1))
+
+
+def test_pate_is_exported_from_bastion_defenses():
+    assert bastion.defenses.PATE is PATE
