@@ -1,7 +1,8 @@
 """Model adapters (torch, scikit-learn), reference architectures, training and safe I/O."""
 
-from bastion.models import zoo
+from bastion.models import io, zoo
 from bastion.models.base import GRADIENTS, LABELS, SCORES, BaseModel, Model, require
+from bastion.models.onnx import OnnxModel, onnx_to_torch
 from bastion.models.sklearn import SklearnModel
 from bastion.models.torch import TorchModel
 from bastion.models.training import fit
@@ -14,10 +15,13 @@ __all__ = [
     "BaseModel",
     "LabelOnly",
     "Model",
+    "OnnxModel",
     "RoundedScores",
     "SklearnModel",
     "TorchModel",
     "fit",
+    "io",
+    "onnx_to_torch",
     "require",
     "zoo",
 ]

@@ -74,7 +74,8 @@ def fit(
     optimizer = torch.optim.Adam(module.parameters(), lr=lr, weight_decay=weight_decay)
     n_batches = -(-len(x) // batch_size)
     module.train()
-    with torch.random.fork_rng(devices=[]):
+    # enable_grad: callers may train from inside a no_grad block (e.g. while labelling data).
+    with torch.random.fork_rng(devices=[]), torch.enable_grad():
         torch.manual_seed(seed)
         bar = tqdm(range(epochs), desc=description, disable=not progress, leave=False)
         for _ in bar:
