@@ -48,7 +48,8 @@ def membership_leakage(
 
     The audit a defense reports (a PATE student, a model trained with weight decay or
     differential privacy): each attack in ``methods`` is fitted on the attacker's pool and
-    measured on known members and non-members.
+    measured on known members and non-members. Shadow and reference models are trained on
+    as many records as there are members.
 
     Args:
         model: the model to audit, a bastion Model with ``"scores"``.
@@ -77,7 +78,10 @@ def membership_leakage(
                     f"`methods` {method!r} trains models on the attacker's pool: pass x_population, "
                     "y_population and train_fn (e.g. train_like(model, epochs=...))"
                 )
-            attack = make_attack(method, train_fn=train_fn, seed=seed, progress=progress)
+            # The auditor knows the training-set size: models trained on as many records
+            # imitate the target best.
+            size = {"shadow": "shadow_size", "lira": "reference_size"}[method]
+            attack = make_attack(method, train_fn=train_fn, seed=seed, progress=progress, **{size: len(x_members)})
             attack.fit(model, x_population, y_population)
         else:
             attack = make_attack(method)
