@@ -16,6 +16,7 @@ from bastion.defenses.pate.aggregators import (
 )
 from bastion.defenses.pate.pate import PATE, LabelingResult, partition
 from bastion.defenses.pate.privacy import PrivacyAccountant, PrivacySpent, epsilon_from_rdp
+from bastion.defenses.pate.smooth_sensitivity import SmoothSensitivityAnalysis, smooth_sensitivity_analysis
 from bastion.defenses.pate.student import StudentReport, TorchTrainer
 
 __all__ = [
@@ -29,9 +30,11 @@ __all__ = [
     "LabelingResult",
     "PrivacyAccountant",
     "PrivacySpent",
+    "SmoothSensitivityAnalysis",
     "StudentReport",
     "TorchTrainer",
     "epsilon_from_rdp",
     "make_aggregator",
     "partition",
+    "smooth_sensitivity_analysis",
 ]
