@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import warnings
-
 import numpy as np
 import onnx
 import pytest
@@ -15,24 +12,9 @@ from bastion.attacks import PGD
 from bastion.exceptions import CapabilityError, UnsafeFileError, ValidationError
 from bastion.models import LABELS, SCORES, OnnxModel, TorchModel, onnx_to_torch, zoo
 
+from .conftest import export
+
 OPSET = 17
-
-
-def export(module: torch.nn.Module, shape: tuple[int, ...]) -> bytes:
-    """The legacy (TorchScript) exporter, with a dynamic batch axis."""
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(
-            module.eval(),
-            torch.zeros(1, *shape),
-            buffer,
-            dynamo=False,
-            input_names=["x"],
-            output_names=["out"],
-            dynamic_axes={"x": {0: "n"}, "out": {0: "n"}},
-        )
-    return buffer.getvalue()
 
 
 def graph_model(nodes, initializers=(), *, shape=(1, 4, 4), n_out=3, out_type=TensorProto.FLOAT, out_dims=None):

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -333,7 +334,10 @@ def _load_torch_zip(path: Path, *, trust_code: bool, spec: Any, input_shape: Any
             )
         if input_shape is None:
             raise ValidationError(f"{path}: a TorchScript model does not record its input shape; pass `input_shape`")
-        module = torch.jit.load(str(path), map_location="cpu")
+        with warnings.catch_warnings():
+            # torch deprecates TorchScript; the caller chose this format knowingly.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            module = torch.jit.load(str(path), map_location="cpu")
         if n_classes is None:
             with torch.no_grad():
                 n_classes = int(module(torch.zeros(1, *input_shape)).shape[1])
