@@ -122,7 +122,8 @@ def test_local_backend_gives_the_same_teachers_and_labels_as_serial(fitted_pate,
 
 def test_confident_gnmax_labels_only_the_queries_it_answers(split):
     pate = PATE(small_teacher(), 10, ConfidentGNMax(9, 1.0, 1.0), backend="serial", progress=False)
-    result = pate.fit_teachers(split.x_private, split.y_private).label(split.x_public, max_queries=300)
+    pate.fit_teachers(split.x_private, split.y_private)
+    result = pate.label(split.x_public, max_queries=300, smooth_sensitivity=False)
     assert 0 < result.n_answered < result.n_queries == 300
     confident = pate.votes(split.x_public[:300]).max(axis=1) >= 9
     # With sigma_threshold = 1, the answered queries are mostly those with at least 9 of 10 votes.
@@ -144,7 +145,7 @@ def test_epsilon_falls_as_sigma_grows(fitted_pate, split):
         pate = PATE(small_teacher(), 10, GNMax(sigma), backend="serial", progress=False)
         pate.teachers_, pate.shards_ = fitted_pate.teachers_, fitted_pate.shards_
         pate.n_classes_, pate.input_shape_ = fitted_pate.n_classes_, fitted_pate.input_shape_
-        epsilons.append(pate.label(split.x_public, max_queries=200).epsilon)
+        epsilons.append(pate.label(split.x_public, max_queries=200, smooth_sensitivity=False).epsilon)
     assert len(votes) == 200 and epsilons[0] > epsilons[1] > epsilons[2]
 
 
@@ -153,10 +154,27 @@ def test_data_dependent_epsilon_is_at_most_the_data_independent_one(fitted_pate,
     assert 0 < result.epsilon <= result.epsilon_data_independent
 
 
-def test_lnmax_labelling_is_accounted(split):
+def test_lnmax_labelling_is_accounted_without_smooth_sensitivity(split):
     pate = PATE(small_teacher(), 10, LNMax(0.5), backend="serial", progress=False)
     result = pate.fit_teachers(split.x_private, split.y_private).label(split.x_public, max_queries=50)
     assert result.n_answered == 50 and 0 < result.epsilon <= result.epsilon_data_independent
+    assert result.epsilon_smooth_sensitivity is None
+
+
+def test_gnmax_epsilon_is_released_with_smooth_sensitivity(fitted_pate, split):
+    result = fitted_pate.label(split.x_public, max_queries=100)
+    analysis = result.smooth_sensitivity
+    assert analysis.smooth_sensitivity > 0 and analysis.epsilon_expected > analysis.epsilon
+    assert result.epsilon_smooth_sensitivity == analysis.release(seed=fitted_pate._release_seed)
+    assert fitted_pate.label(split.x_public, max_queries=100, smooth_sensitivity=False).smooth_sensitivity is None
+
+
+def test_an_unsound_smooth_sensitivity_analysis_warns_and_releases_nothing(split):
+    pate = PATE(small_teacher(), 10, GNMax(1.0), backend="serial", progress=False)
+    pate.fit_teachers(split.x_private, split.y_private)
+    with pytest.warns(RuntimeWarning, match="conditions C5-C6"):
+        result = pate.label(split.x_public, max_queries=50)
+    assert result.epsilon_smooth_sensitivity is None and result.epsilon > 0
 
 
 def test_label_refuses_delta_outside_the_unit_interval(fitted_pate, split):
@@ -206,6 +224,7 @@ def test_torch_teachers_vote_better_than_chance(split):
     assert np.mean(pate.votes(split.x_test).argmax(axis=1) == split.y_test) > 0.7
 
 
+@pytest.mark.filterwarnings("ignore:epsilon not released with smooth sensitivity")
 def test_sklearn_student_with_an_unlabelled_class_raises_a_clear_error(fitted_pate, split):
     with pytest.raises(ValidationError, match="cover every class"):
         fitted_pate.fit_student(LogisticRegression(), split.x_public, max_queries=3)

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from bastion.defenses.pate.smooth_sensitivity import SmoothSensitivityAnalysis, smooth_sensitivity_analysis
 from bastion.exceptions import InputTypeError, ValidationError
 from bastion.validation import check_choice, check_scalar
 
@@ -68,6 +69,19 @@ class Aggregator(ABC):
             data_independent: charge the data-independent bound instead of the
                 data-dependent one (the baseline the papers compare against).
         """
+
+    def smooth_sensitivity(
+        self, votes: np.ndarray, *, delta: float, num_teachers: int
+    ) -> SmoothSensitivityAnalysis | None:
+        """The smooth-sensitivity analysis that lets the data-dependent epsilon be published.
+
+        ``None`` where the papers give no such analysis (LNMax).
+
+        Raises:
+            ValidationError: the analysis is unsound for these parameters (conditions C5-C6 of
+                Papernot et al. 2018, App. B.4.2).
+        """
+        return None
 
     def _check(self, votes: Any, generator: Any) -> np.ndarray:
         if not isinstance(generator, np.random.Generator):
@@ -142,6 +156,10 @@ class GNMax(Aggregator):
         """Charge every query with GNMax's RDP (data-dependent by default)."""
         accountant.add_gnmax(votes, self.sigma, data_independent=data_independent)
 
+    def smooth_sensitivity(self, votes: np.ndarray, *, delta: float, num_teachers: int) -> SmoothSensitivityAnalysis:
+        """GNMax's smooth-sensitivity analysis (Papernot et al. 2018, Sec. 4.3, App. C)."""
+        return smooth_sensitivity_analysis(votes, sigma=self.sigma, delta=delta, num_teachers=num_teachers)
+
     def __repr__(self) -> str:
         return f"GNMax(sigma={self.sigma:g})"
 
@@ -193,6 +211,17 @@ class ConfidentGNMax(Aggregator):
             self.sigma,
             answered=np.asarray(labels) != UNANSWERED,
             data_independent=data_independent,
+        )
+
+    def smooth_sensitivity(self, votes: np.ndarray, *, delta: float, num_teachers: int) -> SmoothSensitivityAnalysis:
+        """Confident-GNMax's smooth-sensitivity analysis (Papernot et al. 2018, Sec. 4.3, App. C)."""
+        return smooth_sensitivity_analysis(
+            votes,
+            sigma=self.sigma,
+            delta=delta,
+            num_teachers=num_teachers,
+            threshold=self.threshold,
+            sigma_threshold=self.sigma_threshold,
         )
 
     def __repr__(self) -> str:

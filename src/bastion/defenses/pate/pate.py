@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,13 +86,17 @@ class LabelingResult:
         epsilon_data_independent: epsilon of the same answers from the data-independent
             bound (safe to publish, usually much larger).
         epsilon_smooth_sensitivity: the data-dependent epsilon released with smooth
-            sensitivity (Sec. 4, App. C), safe to publish; ``None`` where the aggregator has
-            no smooth-sensitivity analysis.
+            sensitivity (Sec. 4.3, App. C: its expected value plus Gaussian noise scaled to the
+            smooth sensitivity, including the cost of the release), safe to publish; ``None``
+            where the aggregator has no such analysis (LNMax), where it was not asked for, or
+            where it is unsound for the parameters (a warning says so).
         rdp_order: the Rényi order that gave ``epsilon``.
         label_accuracy: accuracy of the released labels against ``y_public`` when given,
             else ``None``.
         aggregator: the aggregator, as text.
         accountant: the privacy accountant charged with these answers.
+        smooth_sensitivity: the full smooth-sensitivity analysis (order, beta, sensitivity,
+            noise), or ``None``.
     """
 
     indices: np.ndarray
@@ -106,10 +111,13 @@ class LabelingResult:
     label_accuracy: float | None
     aggregator: str
     accountant: Any = field(repr=False, compare=False)
+    smooth_sensitivity: Any = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (the accountant left out)."""
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "accountant"}
+        if self.smooth_sensitivity is not None:
+            out["smooth_sensitivity"] = self.smooth_sensitivity.to_dict()
         out["indices"] = self.indices.tolist()
         out["labels"] = self.labels.tolist()
         return out
@@ -170,7 +178,8 @@ class PATE:
         self.backend = get_backend(backend)
         self.seed = check_seed(seed)
         self.progress = bool(progress)
-        self._shard_seed, self._teacher_seed, self._noise_seed, self._student_seed = spawn_seeds(self.seed, 4)
+        seeds = spawn_seeds(self.seed, 5)
+        self._shard_seed, self._teacher_seed, self._noise_seed, self._student_seed, self._release_seed = seeds
 
     def fit_teachers(self, x_private: np.ndarray, y_private: np.ndarray) -> PATE:
         """Partition the private data and train one teacher per shard; return ``self``.
@@ -232,6 +241,7 @@ class PATE:
         max_queries: int | None = None,
         delta: float = 1e-5,
         y_public: np.ndarray | None = None,
+        smooth_sensitivity: bool = True,
     ) -> LabelingResult:
         """Ask the teachers to label the first ``max_queries`` public samples.
 
@@ -240,6 +250,8 @@ class PATE:
             max_queries: how many of the first rows to ask about (``None``: all of them).
             delta: the delta of the reported (epsilon, delta) guarantee, in (0, 1).
             y_public: optional true labels of ``x_public``, only to report ``label_accuracy``.
+            smooth_sensitivity: also release epsilon with smooth sensitivity (GNMax and
+                Confident-GNMax; a loop over queries, about a millisecond each).
 
         Returns:
             A :class:`LabelingResult`; also kept as ``labeling_``.
@@ -266,6 +278,7 @@ class PATE:
             truth = check_labels(y_public, "y_public", n_samples=len(x))
             accuracy = float(np.mean(labels[answered] == truth[answered])) if len(answered) else None
         spent = accountant.spent(delta)
+        analysis = self._smooth_sensitivity(votes, delta) if smooth_sensitivity else None
         self.labeling_ = LabelingResult(
             indices=answered,
             labels=labels[answered],
@@ -274,13 +287,21 @@ class PATE:
             delta=delta,
             epsilon=spent.epsilon,
             epsilon_data_independent=baseline.epsilon(delta),
-            epsilon_smooth_sensitivity=None,
+            epsilon_smooth_sensitivity=None if analysis is None else analysis.release(seed=self._release_seed),
             rdp_order=spent.order,
             label_accuracy=accuracy,
             aggregator=repr(self.aggregator),
             accountant=accountant,
+            smooth_sensitivity=analysis,
         )
         return self.labeling_
+
+    def _smooth_sensitivity(self, votes: np.ndarray, delta: float) -> Any:
+        try:
+            return self.aggregator.smooth_sensitivity(votes, delta=delta, num_teachers=self.n_teachers)
+        except ValidationError as error:
+            warnings.warn(f"epsilon not released with smooth sensitivity: {error}", RuntimeWarning, stacklevel=3)
+            return None
 
     def fit_student(
         self,
