@@ -1,0 +1,90 @@
+"""EquationSolving (Tramèr et al. 2016, Sec. 4.1): exact LR recovery, rounding, the MLP variant."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bastion.attacks.extraction import EquationSolving
+from bastion.attacks.extraction.equation_solving import solve_log_ratios
+from bastion.exceptions import CapabilityError, ValidationError
+from bastion.models import LabelOnly, RoundedScores, TorchModel, fit, zoo
+
+
+def test_binary_logistic_regression_is_recovered_exactly_from_d_plus_1_queries(breast_cancer, breast_cancer_logistic):
+    breast_cancer_logistic.reset_queries()
+    result = EquationSolving().extract(
+        breast_cancer_logistic, budget=31, x_eval=breast_cancer.x_test, y_eval=breast_cancer.y_test
+    )
+    assert breast_cancer_logistic.queries == result.queries_used == 31
+    assert result.fidelity == 1.0
+    assert result.confidence_error_max < 1e-6
+
+
+def test_multinomial_logistic_regression_is_recovered_exactly(digits, digits_logistic):
+    result = EquationSolving().extract(digits_logistic, budget=10 * 65, x_eval=digits.x_test)
+    assert result.fidelity == 1.0
+    assert result.confidence_error_max < 1e-5
+
+
+def test_log_ratio_solution_matches_the_true_parameters(rng):
+    coef = rng.normal(size=(4, 6))
+    intercept = rng.normal(size=4)
+    x = rng.uniform(size=(7, 6))
+    logits = x @ coef.T + intercept
+    scores = np.exp(logits - logits.max(axis=1, keepdims=True))
+    scores /= scores.sum(axis=1, keepdims=True)
+    found_coef, found_intercept = solve_log_ratios(x, scores)
+    np.testing.assert_allclose(found_coef, coef - coef[0], atol=1e-9)
+    np.testing.assert_allclose(found_intercept, intercept - intercept[0], atol=1e-9)
+
+
+def test_softmax_regression_served_by_torch_is_recovered(digits):
+    module = fit(
+        zoo.mlp(digits.input_shape, 10, hidden=(), seed=0), digits.x_train, digits.y_train, epochs=1, progress=False
+    )
+    target = TorchModel(module, input_shape=digits.input_shape, n_classes=10)
+    result = EquationSolving().extract(target, budget=65, x_eval=digits.x_test)
+    assert result.fidelity == 1.0
+    assert result.confidence_error_max < 1e-4
+
+
+def test_rounding_the_confidences_degrades_the_attack(breast_cancer, breast_cancer_logistic):
+    errors = {
+        decimals: EquationSolving()
+        .extract(RoundedScores(breast_cancer_logistic, decimals), budget=62, x_eval=breast_cancer.x_test)
+        .confidence_error_max
+        for decimals in (2, 5)
+    }
+    assert errors[2] > 10 * errors[5]
+
+
+def test_budget_below_d_plus_1_names_the_minimum(breast_cancer_logistic):
+    with pytest.raises(ValidationError, match=r"at least 31 .*d \+ 1"):
+        EquationSolving().extract(breast_cancer_logistic, budget=30)
+
+
+def test_label_only_target_is_refused_naming_scores(breast_cancer_logistic):
+    with pytest.raises(CapabilityError, match="EquationSolving needs a model with 'scores'"):
+        EquationSolving().extract(LabelOnly(breast_cancer_logistic), budget=31)
+
+
+def test_confidences_rounded_to_0_or_1_are_refused(breast_cancer_logistic):
+    with pytest.raises(ValidationError, match="strictly between 0 and 1"):
+        EquationSolving().extract(RoundedScores(breast_cancer_logistic, 0), budget=31)
+
+
+def test_mlp_variant_agrees_with_the_target_on_uniform_inputs(breast_cancer_logistic):
+    # Tramèr et al. query and measure agreement on inputs uniform in the feature box.
+    attack = EquationSolving(architecture="mlp", hidden=(4,), epochs=60)
+    unknowns = attack.unknowns(breast_cancer_logistic)
+    result = attack.extract(breast_cancer_logistic, budget=unknowns)
+    assert unknowns == 31 * 4 + 5 * 2
+    assert result.fidelity > 0.9
+
+
+def test_mlp_variant_is_deterministic(breast_cancer, breast_cancer_logistic):
+    attack = EquationSolving(architecture="mlp", hidden=(4,), epochs=5)
+    first, second = (attack.extract(breast_cancer_logistic, budget=60, seed=3) for _ in range(2))
+    x = breast_cancer.x_test
+    np.testing.assert_array_equal(first.stolen.predict_proba(x), second.stolen.predict_proba(x))
