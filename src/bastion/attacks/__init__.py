@@ -6,6 +6,16 @@ Evasion attacks and their evaluation are re-exported here:
 
 from bastion.attacks.base import EvasionAttack
 from bastion.attacks.evaluation import EvasionResult, evaluate
-from bastion.attacks.evasion import APGD, FGSM, PGD, CarliniWagnerL2
+from bastion.attacks.evasion import APGD, FGSM, PGD, CarliniWagnerL2, HopSkipJump, SquareAttack
 
-__all__ = ["APGD", "FGSM", "PGD", "CarliniWagnerL2", "EvasionAttack", "EvasionResult", "evaluate"]
+__all__ = [
+    "APGD",
+    "FGSM",
+    "PGD",
+    "CarliniWagnerL2",
+    "EvasionAttack",
+    "EvasionResult",
+    "HopSkipJump",
+    "SquareAttack",
+    "evaluate",
+]

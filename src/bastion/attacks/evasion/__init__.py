@@ -3,9 +3,18 @@
 from bastion.attacks.evasion.apgd import APGD
 from bastion.attacks.evasion.carlini_wagner import CarliniWagnerL2
 from bastion.attacks.evasion.fgsm import FGSM
+from bastion.attacks.evasion.hopskipjump import HopSkipJump
 from bastion.attacks.evasion.pgd import PGD
+from bastion.attacks.evasion.square import SquareAttack
 
 # Name -> class, for the CLI and the threat matrix.
-ATTACKS = {"fgsm": FGSM, "pgd": PGD, "apgd": APGD, "cw": CarliniWagnerL2}
+ATTACKS = {
+    "fgsm": FGSM,
+    "pgd": PGD,
+    "apgd": APGD,
+    "cw": CarliniWagnerL2,
+    "square": SquareAttack,
+    "hopskipjump": HopSkipJump,
+}
 
-__all__ = ["APGD", "ATTACKS", "FGSM", "PGD", "CarliniWagnerL2"]
+__all__ = ["APGD", "ATTACKS", "FGSM", "PGD", "CarliniWagnerL2", "HopSkipJump", "SquareAttack"]

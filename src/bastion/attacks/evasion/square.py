@@ -1,0 +1,301 @@
+"""Square Attack: a score-based random search over square-shaped updates."""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from bastion.attacks.base import EvasionAttack, check_eps, check_norm, is_adversarial, objective, score_function
+from bastion.attacks.norms import clip_to_range, l2_norms, per_sample
+from bastion.models.base import SCORES
+from bastion.validation import check_choice, check_scalar, check_seed
+
+SQUARE_LOSSES = ("margin", "ce")
+# Probabilities are clamped here before the log so that a saturated softmax gives a finite loss.
+_SMALLEST_PROBABILITY = torch.finfo(torch.float32).tiny
+# Iterations at which the authors' p_selection halves p, out of a 10,000-iteration run.
+_P_HALVINGS = (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000)
+
+
+def p_schedule(p_init: float, iteration: int, n_iterations: int) -> float:
+    """Fraction of the features a Square Attack update changes at ``iteration``.
+
+    The piecewise-constant schedule of Andriushchenko et al. (2020, Sec. 3 and their code's
+    ``p_selection``): ``p_init`` is halved after iterations 10, 50, 200, 500, 1k, 2k, 4k, 6k
+    and 8k of a 10,000-iteration run, rescaled to a run of ``n_iterations``.
+    """
+    position = int(iteration / n_iterations * 10000)
+    return p_init / 2 ** sum(position > bound for bound in _P_HALVINGS)
+
+
+def as_images(x: torch.Tensor) -> torch.Tensor:
+    """View a batch as ``(n, c, h, w)``: flat ``(n, d)`` inputs become ``(n, 1, 1, d)``.
+
+    ``(n, h, w)`` is one channel; for more than three sample dimensions the leading ones are
+    channels and the last two are the plane the squares move on.
+    """
+    shape = x.shape[1:]
+    if len(shape) == 1:
+        return x.reshape(len(x), 1, 1, shape[0])
+    if len(shape) == 2:
+        return x.reshape(len(x), 1, *shape)
+    return x.reshape(len(x), -1, shape[-2], shape[-1])
+
+
+def pseudo_gaussian(height: int, width: int) -> torch.Tensor:
+    """A ``(height, width)`` bump of unit L2 norm (Andriushchenko et al. 2020, Sec. 3.2).
+
+    Concentric rectangular rings around the centre, ring ``k`` weighted by
+    ``sum_{j >= k} 1 / (j + 1)^2``: a cheap, piecewise-constant stand-in for a Gaussian.
+    """
+    if height == 0 or width == 0:
+        return torch.zeros(height, width)
+    rows = (torch.arange(height) - height // 2).abs()[:, None]
+    cols = (torch.arange(width) - width // 2).abs()[None, :]
+    rings = max(height // 2, width // 2) + 1
+    weights = 1.0 / torch.arange(1, rings + 1, dtype=torch.float32) ** 2
+    tail_sums = weights.flip(0).cumsum(0).flip(0)
+    bump = tail_sums[torch.maximum(rows, cols)]
+    return bump / bump.norm()
+
+
+@functools.cache
+def windmill(height: int, width: int) -> torch.Tensor:
+    """The L2 update pattern: two pseudo-Gaussian halves of opposite sign, unit L2 norm.
+
+    Split along the height (rows) for 2-D windows and along the width for 1-D ones
+    (``height == 1``), as in Andriushchenko et al. (2020, Sec. 3.2, Fig. 2). Cached: treat
+    the result as read-only.
+    """
+    pattern = torch.zeros(height, width)
+    if height == 1:
+        half = width // 2
+        pattern[:, :half] = pseudo_gaussian(1, half)
+        pattern[:, half:] = -pseudo_gaussian(1, width - half)
+    else:
+        half = height // 2
+        pattern[:half] = pseudo_gaussian(half, width)
+        pattern[half:] = -pseudo_gaussian(height - half, width)
+    return pattern / pattern.norm()
+
+
+def _random_signs(shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
+    return torch.randint(0, 2, shape, generator=generator).float().mul_(2).sub_(1)
+
+
+def _window_origins(n: int, size: tuple[int, int], plane: tuple[int, int], generator: torch.Generator):
+    rows = torch.randint(0, plane[0] - size[0] + 1, (n,), generator=generator)
+    cols = torch.randint(0, plane[1] - size[1] + 1, (n,), generator=generator)
+    return rows, cols
+
+
+def _window_offsets(rows: torch.Tensor, cols: torch.Tensor, plane: tuple[int, int]):
+    """Each pixel's row and column relative to each sample's window origin, ``(n, h)`` and ``(n, w)``."""
+    return torch.arange(plane[0])[None, :] - rows[:, None], torch.arange(plane[1])[None, :] - cols[:, None]
+
+
+def _window_mask(offsets: tuple[torch.Tensor, torch.Tensor], size: tuple[int, int]) -> torch.Tensor:
+    """``(n, 1, h, w)`` bool: each sample's window of ``size``."""
+    inside_rows = (offsets[0] >= 0) & (offsets[0] < size[0])
+    inside_cols = (offsets[1] >= 0) & (offsets[1] < size[1])
+    return inside_rows[:, None, :, None] & inside_cols[:, None, None, :]
+
+
+def _place(pattern: torch.Tensor, offsets: tuple[torch.Tensor, torch.Tensor], mask: torch.Tensor) -> torch.Tensor:
+    """``(n, 1, h, w)``: ``pattern`` pasted into each sample's window ``mask``, zero elsewhere."""
+    rows = offsets[0].clamp(0, pattern.shape[0] - 1)[:, :, None]
+    cols = offsets[1].clamp(0, pattern.shape[1] - 1)[:, None, :]
+    return pattern[rows, cols].unsqueeze(1) * mask
+
+
+class SquareAttack(EvasionAttack):
+    """Score-based black-box attack by random search over square-shaped updates.
+
+    Andriushchenko, Croce, Flammarion & Hein, "Square Attack: a query-efficient black-box
+    adversarial attack via random search", ECCV 2020, Algorithm 1. Each iteration changes
+    the current perturbation inside one random square window whose area is a fraction ``p``
+    of the input, queries the model once, and keeps the change if the loss improves.
+
+    - L-inf (Sec. 3.1): starts from vertical stripes of ``+-eps``; an update sets one
+      window, per channel, to ``+-eps`` (redrawn until it changes the input).
+    - L2 (Sec. 3.2): starts from a grid of pseudo-Gaussian bumps; an update moves the mass
+      of a second random window into the first one as a "windmill" pattern (two centred
+      bumps of opposite sign), keeping the total norm at ``eps``.
+
+    ``p`` follows the authors' piecewise-constant schedule (:func:`p_schedule`) rescaled to
+    ``max_queries``. The loss is the margin of Sec. 3 computed on log-probabilities, which
+    equals the logit margin ``z_y - max_{k != y} z_k`` for a softmax model, or the
+    cross-entropy; targeted mode pushes the target class to the top.
+
+    The batch is attacked at once: every still-unbroken sample gets one update and one query
+    per iteration; a sample stops querying as soon as it is adversarial. Each sample costs at
+    most ``max_queries`` queries (one for the initialisation and one per iteration). When
+    ``generate`` is called without ``y`` it spends one more query per sample to label it.
+
+    Inputs of any shape work: ``(c, h, w)`` images use square windows; flat ``(d,)`` inputs
+    (tables) are treated as ``1 x 1 x d`` and use 1-D windows (segments).
+
+    Args:
+        eps: radius of the ``norm`` ball, in the model's input units.
+        max_queries: query budget per sample, at least 1.
+        norm: ``"inf"`` or ``"2"``.
+        p_init: initial fraction of the features changed by an update, in (0, 1]. The
+            paper uses 0.05 (L-inf) and 0.1 (L2) on ImageNet and 0.8 on MNIST; small inputs
+            such as 8x8 digits need a large one.
+        loss: ``"margin"`` or ``"ce"``.
+        seed: seed of the random search.
+        progress: show a progress bar over iterations.
+
+    Raises:
+        ValidationError: a hyperparameter is out of range.
+        CapabilityError: (in ``generate``) the model answers labels only.
+
+    Example:
+        >>> x_adv = SquareAttack(eps=0.1, max_queries=1000).generate(model, x, y)
+    """
+
+    requires = SCORES
+
+    def __init__(
+        self,
+        eps: float,
+        *,
+        max_queries: int = 1000,
+        norm: str = "inf",
+        p_init: float = 0.8,
+        loss: str = "margin",
+        seed: int = 0,
+        progress: bool = False,
+    ) -> None:
+        self.eps = check_eps(eps)
+        self.max_queries = check_scalar(max_queries, "max_queries", kind=int, low=1)
+        self.norm = check_norm(norm)
+        self.p_init = check_scalar(p_init, "p_init", low=0, high=1, include_low=False)
+        self.loss = check_choice(loss, "loss", SQUARE_LOSSES)
+        self.seed = check_seed(seed)
+        self.progress = bool(progress)
+
+    def _attack(self, model: Any, x, labels, targets, generator) -> torch.Tensor:
+        if self.eps == 0:
+            return x.clone()
+        scores = score_function(model)
+        images = as_images(x)
+        planes = images.shape[1:]
+        clip = model.clip
+
+        def evaluate(candidates: torch.Tensor, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            probabilities = scores(candidates.reshape((len(index), *x.shape[1:])))
+            chosen_targets = None if targets is None else targets[index]
+            log_probabilities = probabilities.clamp_min(_SMALLEST_PROBABILITY).log()
+            values = objective(log_probabilities, labels[index], chosen_targets, self.loss)
+            return values, is_adversarial(probabilities, labels[index], chosen_targets)
+
+        start = self._init_linf if self.norm == "inf" else self._init_l2
+        step = self._step_linf if self.norm == "inf" else self._step_l2
+        everyone = torch.arange(len(x), device=x.device)
+        best = clip_to_range(images + start(images.shape, generator).to(x.device), clip)
+        best_values, done = evaluate(best, everyone)
+        n_iterations = self.max_queries
+        bar = tqdm(range(n_iterations - 1), desc="Square Attack", disable=not self.progress, leave=False)
+        for iteration in bar:
+            index = (~done).nonzero().squeeze(1)
+            if len(index) == 0:
+                break
+            p = p_schedule(self.p_init, iteration, n_iterations)
+            candidates = step(images[index], best[index], p, planes, clip, generator)
+            values, adversarial = evaluate(candidates, index)
+            accepted = (values > best_values[index]) | adversarial
+            best[index] = torch.where(per_sample(accepted, candidates), candidates, best[index])
+            best_values[index] = torch.where(accepted, values, best_values[index])
+            done[index] = adversarial
+        bar.close()
+        return best.reshape(x.shape)
+
+    def _init_linf(self, shape: torch.Size, generator: torch.Generator) -> torch.Tensor:
+        n, channels, _, width = shape
+        # Vertical stripes: one sign per column and channel (Sec. 3.1); for a flat input
+        # (height 1) this is one sign per feature.
+        return self.eps * _random_signs((n, channels, 1, width), generator)
+
+    def _init_l2(self, shape: torch.Size, generator: torch.Generator) -> torch.Tensor:
+        n, channels, height, width = shape
+        # A grid of windmill bumps with random signs; tiles of a fifth of the side (Sec. 3.2).
+        tile = (1, max(width // 5, 1)) if height == 1 else (max(height // 5, 1),) * 2
+        pattern = windmill(*tile)
+        rows, cols = torch.arange(height), torch.arange(width)
+        tiled = pattern[(rows % tile[0])[:, None], (cols % tile[1])[None, :]]
+        n_tiles = (math.ceil(height / tile[0]), math.ceil(width / tile[1]))
+        signs = _random_signs((n, channels, *n_tiles), generator)
+        delta = tiled * signs[:, :, (rows // tile[0])[:, None], (cols // tile[1])[None, :]]
+        return delta * per_sample(self.eps / l2_norms(delta), delta)
+
+    def _step_linf(self, x, best, p, planes, clip, generator) -> torch.Tensor:
+        channels, height, width = planes
+        side = _window_side_linf(p, height, width)
+        rows, cols = _window_origins(len(x), side, (height, width), generator)
+        window = _window_mask(_window_offsets(rows, cols, (height, width)), side).to(x.device)
+        delta = best - x
+        candidates = best.clone()
+        # Redraw the window's signs until they change the input, as the authors do; with
+        # eps > 0 one sign per channel always does, so each round fixes half at least.
+        unchanged = torch.ones(len(x), dtype=torch.bool, device=x.device)
+        while unchanged.any():
+            redo = unchanged.nonzero().squeeze(1)
+            signs = self.eps * _random_signs((len(redo), channels, 1, 1), generator).to(x.device)
+            proposal = torch.where(window[redo], signs, delta[redo])
+            candidates[redo] = clip_to_range(x[redo] + proposal, clip)
+            unchanged[redo] = ((candidates[redo] - best[redo]).abs() < 1e-7).flatten(1).all(dim=1)
+        return candidates
+
+    def _step_l2(self, x, best, p, planes, clip, generator) -> torch.Tensor:
+        channels, height, width = planes
+        side = _window_side_l2(p, height, width)
+        plane = (height, width)
+        rows, cols = _window_origins(len(x), side, plane, generator)
+        rows_2, cols_2 = _window_origins(len(x), side, plane, generator)
+        offsets = _window_offsets(rows, cols, plane)
+        window = _window_mask(offsets, side)
+        window_2 = _window_mask(_window_offsets(rows_2, cols_2, plane), side).to(x.device)
+        pattern = windmill(*side)
+        bump = _place(pattern, offsets, window)
+        if side[0] == side[1]:
+            # Windmills of both orientations, as the authors' random transpose.
+            flipped = torch.rand(len(x), generator=generator) < 0.5
+            bump = torch.where(per_sample(flipped, bump), _place(pattern.T, offsets, window), bump)
+        window = window.to(x.device)
+        bump = bump.to(x.device) * _random_signs((len(x), channels, 1, 1), generator).to(x.device)
+
+        delta = best - x
+        window_norms = (delta * window).square().sum(dim=(2, 3), keepdim=True).sqrt()
+        union_norms = (delta * (window | window_2)).square().sum(dim=(2, 3), keepdim=True).sqrt()
+        total_norms = per_sample(l2_norms(delta), delta)
+        update = bump + delta * window / (window_norms + 1e-10)
+        update_norms = (update * window).square().sum(dim=(2, 3), keepdim=True).sqrt()
+        # The window takes over the mass of both windows plus what the budget has left.
+        budget = ((self.eps**2 - total_norms**2).clamp_min(0) / channels + union_norms**2).sqrt()
+        update = update * budget / (update_norms + 1e-10)
+        delta = torch.where(window, update, delta * ~window_2)
+        scale = self.eps / (l2_norms(delta) + 1e-12)
+        return clip_to_range(x + delta * per_sample(scale, delta), clip)
+
+
+def _window_side_linf(p: float, height: int, width: int) -> tuple[int, int]:
+    """Window of area ``p`` of the plane, at least one pixel, smaller than the plane."""
+    if height == 1:
+        return 1, min(max(round(p * width), 1), max(width - 1, 1))
+    side = min(max(round(math.sqrt(p * height * width)), 1), max(min(height, width) - 1, 1))
+    return side, side
+
+
+def _window_side_l2(p: float, height: int, width: int) -> tuple[int, int]:
+    """Window of area ``p`` of the plane, odd and at least 3 wide, at most the plane."""
+    if height == 1:
+        length = max(round(p * width), 3)
+        return 1, min(length + 1 - length % 2, width)
+    side = max(round(math.sqrt(p * height * width)), 3)
+    side = min(side + 1 - side % 2, height, width)
+    return side, side

@@ -1,0 +1,164 @@
+"""SquareAttack: a score-based black-box attack, on a CNN, on tables, against its budget."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.svm import SVC
+
+from bastion.attacks import PGD, SquareAttack, evaluate
+from bastion.attacks.evasion.square import p_schedule, windmill
+from bastion.exceptions import CapabilityError, InputTypeError, ValidationError
+from bastion.models import SklearnModel
+
+
+def robust_accuracy(model, x_adv, y) -> float:
+    return float((model.predict(x_adv) == y).mean())
+
+
+def test_linf_robust_accuracy_is_within_a_few_points_of_pgd_on_digits_cnn(digits, digits_cnn):
+    x, y = digits.x_test[:40], digits.y_test[:40]
+
+    square = evaluate(digits_cnn, SquareAttack(0.2, max_queries=1000), x, y)
+    pgd = evaluate(digits_cnn, PGD(0.2, steps=20), x, y)
+
+    assert square.clean_accuracy > 0.9
+    assert square.robust_accuracy <= pgd.robust_accuracy + 0.05
+    assert square.robust_accuracy <= 0.1
+    assert square.perturbation_linf_max <= 0.2 + 1e-6
+
+
+def test_l2_robust_accuracy_is_within_a_few_points_of_pgd_on_digits_cnn(digits, digits_cnn):
+    x, y = digits.x_test[:20], digits.y_test[:20]
+
+    square = evaluate(digits_cnn, SquareAttack(1.0, norm="2", max_queries=500), x, y)
+    pgd = evaluate(digits_cnn, PGD(1.0, norm="2", steps=20), x, y)
+
+    assert square.robust_accuracy <= pgd.robust_accuracy + 0.1
+    assert square.robust_accuracy <= 0.5 * square.clean_accuracy
+    assert square.perturbation_l2_max <= 1.0 + 1e-5
+
+
+def test_linf_reaches_the_exact_worst_case_of_a_linear_model_on_a_table(breast_cancer, breast_cancer_logistic):
+    # For a linear model the worst case in the L-inf ball is known: every feature at +-eps
+    # against the true class. Square should find it on flat (d,) inputs.
+    x, y = breast_cancer.x_test[:40], breast_cancer.y_test[:40]
+    weights = breast_cancer_logistic.estimator.coef_[0]
+    against = np.where(y[:, None] == 1, -np.sign(weights), np.sign(weights))
+    worst = np.clip(x + 0.1 * against, 0, 1).astype(np.float32)
+
+    x_adv = SquareAttack(0.1, max_queries=200).generate(breast_cancer_logistic, x, y)
+
+    assert robust_accuracy(breast_cancer_logistic, x_adv, y) == robust_accuracy(breast_cancer_logistic, worst, y)
+    assert robust_accuracy(breast_cancer_logistic, x_adv, y) < robust_accuracy(breast_cancer_logistic, x, y) - 0.3
+
+
+def test_l2_works_on_flat_inputs(breast_cancer, breast_cancer_logistic):
+    x, y = breast_cancer.x_test[:20], breast_cancer.y_test[:20]
+
+    x_adv = SquareAttack(0.8, norm="2", max_queries=200).generate(breast_cancer_logistic, x, y)
+
+    assert np.linalg.norm(x_adv - x, axis=1).max() <= 0.8 + 1e-5
+    assert robust_accuracy(breast_cancer_logistic, x_adv, y) < robust_accuracy(breast_cancer_logistic, x, y) - 0.3
+
+
+def test_cross_entropy_loss_also_breaks_digits_cnn(digits, digits_cnn):
+    x, y = digits.x_test[:20], digits.y_test[:20]
+
+    x_adv = SquareAttack(0.2, max_queries=1000, loss="ce").generate(digits_cnn, x, y)
+
+    assert robust_accuracy(digits_cnn, x_adv, y) <= 0.1
+
+
+def test_targeted_mode_makes_the_model_predict_the_target(digits, digits_cnn):
+    keep = np.flatnonzero(digits.y_test != 3)[:15]
+    x, y = digits.x_test[keep], digits.y_test[keep]
+
+    x_adv = SquareAttack(0.3, max_queries=500).generate(digits_cnn, x, y, target=3)
+
+    assert np.mean(digits_cnn.predict(x_adv) == 3) >= 0.9
+
+
+def test_unbroken_samples_spend_exactly_the_budget(digits, digits_cnn):
+    digits_cnn.reset_queries()
+
+    SquareAttack(0.002, max_queries=30).generate(digits_cnn, digits.x_test[:5], digits.y_test[:5])
+
+    assert digits_cnn.queries == 5 * 30
+
+
+def test_queries_per_sample_never_exceed_the_budget(digits, digits_cnn):
+    attack = SquareAttack(0.1, max_queries=60)
+    for i in range(4):
+        digits_cnn.reset_queries()
+        attack.generate(digits_cnn, digits.x_test[i : i + 1], digits.y_test[i : i + 1])
+        assert 1 <= digits_cnn.queries <= 60
+
+
+def test_broken_samples_stop_querying(digits, digits_cnn):
+    digits_cnn.reset_queries()
+
+    SquareAttack(0.3, max_queries=1000).generate(digits_cnn, digits.x_test[:10], digits.y_test[:10])
+
+    assert digits_cnn.queries < 10 * 1000 / 4
+
+
+def test_label_only_model_is_refused_naming_scores(breast_cancer):
+    svc = SklearnModel(SVC(kernel="linear").fit(breast_cancer.x_train, breast_cancer.y_train))
+
+    with pytest.raises(CapabilityError, match="SquareAttack needs a model with 'scores'"):
+        SquareAttack(0.1).generate(svc, breast_cancer.x_test[:2])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"eps": -0.1}, ValidationError, r"`eps` must be a float in \[0, inf\], got -0.1"),
+        ({"eps": 0.1, "max_queries": 0}, ValidationError, r"`max_queries` must be an int in \[1, inf\], got 0"),
+        ({"eps": 0.1, "max_queries": 2.5}, InputTypeError, r"`max_queries` must be an int"),
+        ({"eps": 0.1, "p_init": 0.0}, ValidationError, r"`p_init` must be a float in \(0, 1\], got 0.0"),
+        ({"eps": 0.1, "p_init": 1.5}, ValidationError, r"`p_init` must be a float in \(0, 1\], got 1.5"),
+        ({"eps": 0.1, "norm": "1"}, ValidationError, r"`norm` must be one of 'inf', '2', got '1'"),
+        ({"eps": 0.1, "loss": "dlr"}, ValidationError, r"`loss` must be one of 'margin', 'ce', got 'dlr'"),
+        ({"eps": 0.1, "seed": -1}, ValidationError, r"`seed` must be an int"),
+    ],
+)
+def test_bad_hyperparameters_are_refused(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        SquareAttack(**kwargs)
+
+
+@pytest.mark.parametrize("norm", ["inf", "2"])
+def test_same_seed_gives_the_same_result_and_another_seed_another(digits, digits_cnn, norm):
+    x, y = digits.x_test[:6], digits.y_test[:6]
+    eps = 0.05 if norm == "inf" else 0.3
+
+    first = SquareAttack(eps, norm=norm, max_queries=40, seed=1).generate(digits_cnn, x, y)
+    again = SquareAttack(eps, norm=norm, max_queries=40, seed=1).generate(digits_cnn, x, y)
+    other = SquareAttack(eps, norm=norm, max_queries=40, seed=2).generate(digits_cnn, x, y)
+
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, other)
+
+
+def test_zero_eps_returns_the_input_without_querying(digits, digits_cnn):
+    digits_cnn.reset_queries()
+
+    x_adv = SquareAttack(0.0).generate(digits_cnn, digits.x_test[:3], digits.y_test[:3])
+
+    np.testing.assert_array_equal(x_adv, digits.x_test[:3])
+    assert digits_cnn.queries == 0
+
+
+def test_p_schedule_halves_at_the_authors_iterations_rescaled_to_the_budget():
+    # The authors' breakpoints 10, 50, 200 of 10,000 iterations are 1, 5, 20 of 1,000.
+    values = [p_schedule(0.8, i, 1000) for i in (0, 1, 2, 5, 6, 20, 21, 999)]
+
+    assert values == [0.8, 0.8, 0.4, 0.4, 0.2, 0.2, 0.1, 0.8 / 512]
+
+
+def test_windmill_has_unit_norm_and_opposite_halves():
+    pattern = windmill(5, 5)
+
+    assert float(pattern.norm()) == pytest.approx(1.0)
+    assert float(pattern[:2].sum()) > 0 > float(pattern[2:].sum())
