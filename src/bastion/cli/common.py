@@ -1,0 +1,51 @@
+"""What the command modules share: the consoles, error reporting and loading inputs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+import bastion
+from bastion.exceptions import BastionError, ValidationError
+from bastion.models import io
+
+console = Console()
+error_console = Console(stderr=True)
+
+
+@contextmanager
+def reported_errors() -> Iterator[None]:
+    """Turn a BastionError into one red line on stderr and exit code 2."""
+    try:
+        yield
+    except BastionError as error:
+        error_console.print(f"[bold red]error:[/] {error}", highlight=False, markup=True, soft_wrap=True)
+        raise typer.Exit(2) from error
+
+
+def load_data(name_or_path: str, *, seed: int) -> bastion.Dataset:
+    """A dataset by name (digits, breast_cancer) or path (.npz, IDX folder)."""
+    return bastion.load(name_or_path, seed=seed)
+
+
+def load_model(path: Path, *, trust_code: bool = False, trusted: Sequence[str] = ()) -> Any:
+    """A model saved by ``bastion train`` (or any file :func:`bastion.models.io.load` reads)."""
+    return io.load(path, trust_code=trust_code, trusted=tuple(trusted))
+
+
+def check_compatible(model: Any, data: bastion.Dataset, model_path: Path) -> None:
+    """Refuse a dataset whose samples or classes do not fit the model."""
+    if tuple(model.input_shape) != tuple(data.input_shape):
+        raise ValidationError(
+            f"the model in {model_path} expects samples of shape {tuple(model.input_shape)}, but dataset "
+            f"{data.name!r} has samples of shape {tuple(data.input_shape)}; use the data it was trained on"
+        )
+    if model.n_classes != data.n_classes:
+        raise ValidationError(
+            f"the model in {model_path} has {model.n_classes} classes, but dataset {data.name!r} has {data.n_classes}"
+        )
