@@ -392,8 +392,8 @@ def lnmax_log_q(votes: Any, *, gamma: float) -> np.ndarray | float:
     """Log of the bound on ``Pr[LNMax(votes) != argmax votes]`` (Papernot et al. 2017, Sec. 3).
 
     For Laplace noise ``Lap(1 / gamma)`` a class ``gap`` votes behind the plurality wins with
-    probability at most ``(2 + gamma gap) / (4 exp(gamma gap))``; ``q`` sums these over the other
-    classes and is capped at ``1 - 1/k``.
+    probability at most ``(2 + gamma gap) / (4 exp(gamma gap))`` (Lemma 4 of arXiv:1610.05755);
+    ``q`` sums these over the other classes and is capped at ``1 - 1/k``.
 
     Args:
         votes: vote histogram ``(k,)`` or a batch ``(n, k)``.
@@ -509,7 +509,11 @@ def lnmax_epsilon(
 
     Sums each answer's log moments ``alpha(l)`` (:func:`lnmax_log_moments`) over the queries
     for ``l = 1 .. max_moment`` and returns ``min_l (alpha(l) + log(1 / delta)) / l`` (Theorem 2),
-    as the authors' ``analysis.py`` does.
+    as the authors' ``analysis.py`` does. One deviation: Theorem 3's bound is used only under
+    its hypothesis ``q < 1 / (e^{2 gamma} + 1)`` (as the authors' later ``rdp_pure_eps``), where
+    ``analysis.py`` tested ``q < 0.5``; the two agree for ``gamma <= log(2) / 2 ~ 0.35`` (the
+    paper's 0.05 included), and above it ``analysis.py`` could report invalid, even negative,
+    moments.
 
     Args:
         votes: vote histograms ``(n, k)`` of the answered queries (or one ``(k,)``).
