@@ -7,15 +7,20 @@ Evasion attacks and their evaluation are re-exported here:
 from bastion.attacks.base import EvasionAttack
 from bastion.attacks.evaluation import EvasionResult, evaluate
 from bastion.attacks.evasion import APGD, FGSM, PGD, CarliniWagnerL2, HopSkipJump, SquareAttack
+from bastion.attacks.robustness import AttackRecord, RobustnessFinding, RobustnessResult, robustness
 
 __all__ = [
     "APGD",
     "FGSM",
     "PGD",
+    "AttackRecord",
     "CarliniWagnerL2",
     "EvasionAttack",
     "EvasionResult",
     "HopSkipJump",
+    "RobustnessFinding",
+    "RobustnessResult",
     "SquareAttack",
     "evaluate",
+    "robustness",
 ]

@@ -155,6 +155,28 @@ class EvasionAttack:
         adversarial = clip_to_range(adversarial, model.clip)
         return adversarial.cpu().numpy().astype(np.float32)
 
+    def perturb(
+        self,
+        model: Any,
+        x: torch.Tensor,
+        labels: torch.Tensor,
+        generator: torch.Generator,
+        *,
+        targets: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Tensors in, tensor out, no validation: the attack inside a training loop.
+
+        Internal path for defenses (adversarial training) that attack every minibatch:
+        ``generate`` minus the checks, the numpy round trip and the chunking. The caller
+        guarantees ``x`` lies in ``model.clip`` on the model's device and owns ``generator``.
+        Needs only ``model.logits_tensor`` and ``model.clip``. Returns a detached tensor inside
+        the eps-ball (bounded attacks) and the input range.
+        """
+        adversarial = self._attack(model, x, labels, targets, generator).detach()
+        if self.eps is not None:
+            adversarial = x + project(adversarial - x, self.norm, self.eps)
+        return clip_to_range(adversarial, model.clip)
+
     def _attack(
         self,
         model: Any,
