@@ -8,6 +8,7 @@ import mpmath as mp
 import numpy as np
 import pytest
 
+from bastion.defenses.pate import privacy
 from bastion.defenses.pate.privacy import (
     DEFAULT_ORDERS,
     PrivacyAccountant,
@@ -262,6 +263,20 @@ def test_accountant_answered_mask_charges_answers_in_full():
     )
     answer = gnmax_rdp_data_dependent(log_q=gnmax_log_q(votes, sigma=30), sigma=30, orders=[5.0])
     np.testing.assert_allclose(realised.rdp, check.sum(axis=0) + answer[mask].sum(axis=0), rtol=1e-12)
+
+
+def test_accountant_sums_large_batches_block_by_block(monkeypatch):
+    votes = simulated_votes(10, seed=17)
+    whole = PrivacyAccountant()
+    whole.add_confident_gnmax(votes, 200, 150, 40)
+    whole.add_gnmax(votes, 40)
+    whole.add_lnmax(votes, 0.05)
+    monkeypatch.setattr(privacy, "_CHUNK", 3)
+    blocks = PrivacyAccountant()
+    blocks.add_confident_gnmax(votes, 200, 150, 40)
+    blocks.add_gnmax(votes, 40)
+    blocks.add_lnmax(votes, 0.05)
+    np.testing.assert_allclose(blocks.rdp, whole.rdp, rtol=1e-13)
 
 
 def test_epsilon_grows_with_every_query():

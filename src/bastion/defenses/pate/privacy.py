@@ -584,6 +584,14 @@ def epsilon_from_rdp(rdp: Any, *, orders: Any, delta: float, conversion: str = "
 
 # --------------------------------------------------------------------------- accountant
 
+# Queries per block when summing (queries, orders) cost matrices, to bound memory.
+_CHUNK = 4096
+
+
+def _sum_in_chunks(costs: Any, n: int) -> np.ndarray:
+    """``sum`` over queries of ``costs(rows) -> (len(rows), n_orders)``, a block of rows at a time."""
+    return sum(costs(slice(start, start + _CHUNK)).sum(axis=0) for start in range(0, n, _CHUNK))
+
 
 @dataclass(frozen=True)
 class PrivacySpent:
@@ -672,7 +680,8 @@ class PrivacyAccountant:
         if data_independent:
             cost = len(array) * self._orders / sigma**2
         else:
-            cost = _rdp_gaussian(_gnmax_log_q(array, sigma), sigma, self._orders).sum(axis=0)
+            log_q = _gnmax_log_q(array, sigma)
+            cost = _sum_in_chunks(lambda rows: _rdp_gaussian(log_q[rows], sigma, self._orders), len(array))
         self._charge(cost, len(array), float(len(array)))
 
     def add_confident_gnmax(
@@ -708,16 +717,17 @@ class PrivacyAccountant:
         array, _ = check_votes_batch(votes)
         log_pr = _threshold_log_pr_answered(np.round(array.max(axis=1)), threshold, sigma_threshold)
         pr_answered = np.exp(log_pr)
-        if data_independent:
-            check_cost = np.broadcast_to(
-                self._orders / (2**0.5 * sigma_threshold) ** 2, (len(array), len(self._orders))
-            )
-            answer_cost = np.broadcast_to(self._orders / sigma**2, check_cost.shape)
-        else:
-            check_cost = _threshold_rdp(log_pr, sigma_threshold, self._orders)
-            answer_cost = _rdp_gaussian(_gnmax_log_q(array, sigma), sigma, self._orders)
         weights = pr_answered if answered is None else self._check_mask(answered, len(array)).astype(np.float64)
-        cost = check_cost.sum(axis=0) + (weights[:, None] * answer_cost).sum(axis=0)
+        if data_independent:
+            cost = len(array) * self._orders / (2**0.5 * sigma_threshold) ** 2 + weights.sum() * self._orders / sigma**2
+        else:
+            log_q = _gnmax_log_q(array, sigma)
+
+            def query_costs(rows: slice) -> np.ndarray:
+                check = _threshold_rdp(log_pr[rows], sigma_threshold, self._orders)
+                return check + weights[rows, None] * _rdp_gaussian(log_q[rows], sigma, self._orders)
+
+            cost = _sum_in_chunks(query_costs, len(array))
         self._charge(cost, len(array), float(pr_answered.sum()))
 
     def add_lnmax(self, votes: Any, gamma: float, *, data_independent: bool = False) -> None:
@@ -734,7 +744,8 @@ class PrivacyAccountant:
         gamma = check_scalar(gamma, "gamma", low=0, include_low=False)
         array, _ = check_votes_batch(votes)
         log_q = np.zeros(len(array)) if data_independent else _lnmax_log_q(array, gamma)
-        self._charge(_lnmax_rdp(log_q, gamma, self._orders).sum(axis=0), len(array), float(len(array)))
+        cost = _sum_in_chunks(lambda rows: _lnmax_rdp(log_q[rows], gamma, self._orders), len(array))
+        self._charge(cost, len(array), float(len(array)))
 
     def epsilon(self, delta: float, *, conversion: str = "classic") -> float:
         """The epsilon of the ``(epsilon, delta)``-DP guarantee of everything charged so far.
