@@ -96,6 +96,18 @@ def test_gradient_attack_on_a_scikit_learn_model_says_what_is_missing(tmp_path, 
     assert "PGD needs a model with 'gradients'" in result.output
 
 
+def test_black_box_attack_runs_on_a_scikit_learn_model(tmp_path, breast_cancer, breast_cancer_logistic):
+    folder = io.save(breast_cancer_logistic, tmp_path / "sk")
+    result = invoke(
+        "attack", "evasion", "--model", folder, "--data", "breast_cancer", "--attack", "square",
+        "--eps", "0.1", "--max-queries", "100", "--n-samples", "10", "--json", tmp_path / "r.json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    record = json.loads((tmp_path / "r.json").read_text())
+    assert "SquareAttack(eps=0.1, max_queries=100" in record["attack"]
+    assert 0 < record["queries_used"] <= 10 * 100 + 10 and record["perturbation_linf_max"] <= 0.1 + 1e-6
+
+
 def test_data_that_does_not_fit_the_model_is_refused(trained_folder):
     result = invoke("attack", "evasion", "--model", trained_folder, "--data", "breast_cancer", "--eps", "0.1")
     assert result.exit_code == 2
@@ -128,6 +140,10 @@ def test_every_registered_attack_can_be_built_from_cli_options(name):
 
 def test_build_attack_passes_the_seed_to_attacks_that_take_one():
     assert build_attack("pgd", {"--eps": 0.1, "--steps": 3}, seed=7).seed == 7
+
+
+def test_build_attack_passes_progress_to_attacks_that_take_it():
+    assert build_attack("square", {"--eps": 0.1}, seed=0, progress=True).progress is True
 
 
 def test_build_attack_refuses_unknown_names():

@@ -37,8 +37,10 @@ def attack_options(attack_class: type) -> dict[str, inspect.Parameter]:
     return {option: parameters[name] for option, name in OPTIONS.items() if name in parameters}
 
 
-def build_attack(name: str, given: dict[str, Any], seed: int) -> Any:
+def build_attack(name: str, given: dict[str, Any], seed: int, *, progress: bool = False) -> Any:
     """Instantiate attack ``name`` from the options the user gave (``None`` = not given).
+
+    ``seed`` and ``progress`` go to the attacks that take them.
 
     Raises:
         ValidationError: an unknown attack, an option the attack does not take, or a
@@ -58,8 +60,11 @@ def build_attack(name: str, given: dict[str, Any], seed: int) -> Any:
     for option, parameter in accepted.items():
         if parameter.default is inspect.Parameter.empty and OPTIONS[option] not in kwargs:
             raise ValidationError(f"{option} is required by {name} (its budget in input units, e.g. {option} 0.1)")
-    if "seed" in inspect.signature(attack_class).parameters:
+    parameters = inspect.signature(attack_class).parameters
+    if "seed" in parameters:
         kwargs["seed"] = seed
+    if "progress" in parameters:
+        kwargs["progress"] = progress
     return attack_class(**kwargs)
 
 
@@ -125,6 +130,7 @@ def evasion(
         typer.Option(metavar="TYPE", help="A skops type to trust beyond skops' defaults (repeatable)."),
     ] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the result as JSON to this file.")] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar (attacks that have one).")] = False,
 ) -> None:
     """Attack a saved model with adversarial examples and report how it holds up."""
     with reported_errors():
@@ -139,7 +145,7 @@ def evasion(
             "--c": c,
             "--confidence": confidence,
         }
-        attacker = build_attack(attack, given, seed)
+        attacker = build_attack(attack, given, seed, progress=progress)
         target = loaded = load_model(model, trust_code=trust_code, trusted=trust_type or ())
         if isinstance(loaded, OnnxModel) and getattr(attacker, "requires", None) == GRADIENTS:
             target = loaded.to_torch()
