@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from bastion.attacks.base import EvasionAttack, check_eps, check_norm, is_adversarial, objective, objective_gradient
 from bastion.attacks.norms import ascent_direction, clip_to_range, per_sample, project, random_start
@@ -71,6 +72,7 @@ class APGD(EvasionAttack):
         n_restarts: runs from independent random starts.
         rho: condition-1 threshold, in (0, 1] (the paper's 0.75).
         seed: seed of the random starts.
+        progress: show a progress bar over the iterations.
 
     Raises:
         ValidationError: bad hyperparameters, or a DLR loss on a model with too few
@@ -92,6 +94,7 @@ class APGD(EvasionAttack):
         n_restarts: int = 1,
         rho: float = 0.75,
         seed: int = 0,
+        progress: bool = False,
     ) -> None:
         self.eps = check_eps(eps)
         self.steps = check_scalar(steps, "steps", kind=int, low=1)
@@ -100,6 +103,7 @@ class APGD(EvasionAttack):
         self.n_restarts = check_scalar(n_restarts, "n_restarts", kind=int, low=1)
         self.rho = check_scalar(rho, "rho", low=0, high=1, include_low=False)
         self.seed = check_seed(seed)
+        self.progress = bool(progress)
 
     def generate(self, model: Any, x: np.ndarray, y: np.ndarray | None = None, *, target: Any = None) -> np.ndarray:
         """Craft adversarial examples; see :meth:`EvasionAttack.generate`.
@@ -157,7 +161,7 @@ class APGD(EvasionAttack):
         marks = set(checkpoints(self.steps))
         last_mark = 0
 
-        for k in range(self.steps):
+        for k in tqdm(range(self.steps), desc="APGD", disable=not self.progress, leave=False):
             z = step_to(current + per_sample(eta, x) * ascent_direction(gradient, self.norm))
             if k > 0:
                 z = step_to(current + self.momentum * (z - current) + (1 - self.momentum) * (current - previous_x))

@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 import torch
+from tqdm.auto import tqdm
 
 from bastion.attacks import losses
 from bastion.attacks.base import EvasionAttack, is_adversarial
@@ -47,6 +48,7 @@ class CarliniWagnerL2(EvasionAttack):
         binary_search_steps: runs of the optimisation, each with its own ``c``.
         abort_early: stop a run when the total objective has not dropped by 0.01% over
             a tenth of ``steps`` (as in the authors' code).
+        progress: show a progress bar over the optimisation steps.
 
     Example:
         >>> x_adv = CarliniWagnerL2(steps=100).generate(model, x, y)
@@ -61,6 +63,7 @@ class CarliniWagnerL2(EvasionAttack):
         confidence: float = 0.0,
         binary_search_steps: int = 5,
         abort_early: bool = True,
+        progress: bool = False,
     ) -> None:
         self.c = check_scalar(c, "c", low=0, include_low=False)
         self.steps = check_scalar(steps, "steps", kind=int, low=1)
@@ -68,6 +71,7 @@ class CarliniWagnerL2(EvasionAttack):
         self.confidence = check_scalar(confidence, "confidence", low=0)
         self.binary_search_steps = check_scalar(binary_search_steps, "binary_search_steps", kind=int, low=1)
         self.abort_early = bool(abort_early)
+        self.progress = bool(progress)
 
     def _attack(self, model: Any, x, labels, targets, generator) -> torch.Tensor:
         low, high = model.clip
@@ -80,6 +84,12 @@ class CarliniWagnerL2(EvasionAttack):
         best_l2 = torch.full((n,), math.inf, device=x.device)
         best = x.clone()
         check_every = max(self.steps // 10, 1)
+        bar = tqdm(
+            total=self.binary_search_steps * self.steps,
+            desc="Carlini-Wagner L2",
+            disable=not self.progress,
+            leave=False,
+        )
 
         for _ in range(self.binary_search_steps):
             w = w_start.clone()
@@ -88,6 +98,7 @@ class CarliniWagnerL2(EvasionAttack):
             succeeded = torch.zeros(n, dtype=torch.bool, device=x.device)
             previous_total = math.inf
             for step in range(self.steps):
+                bar.update(1)
                 w.requires_grad_(True)
                 candidate = low + half_range * (torch.tanh(w) + 1)
                 logits = model.logits_tensor(candidate)
@@ -103,11 +114,13 @@ class CarliniWagnerL2(EvasionAttack):
                     w = self._adam_step(w.detach(), gradient, first_moment, second_moment, step + 1)
                 if self.abort_early and step % check_every == 0:
                     if total.item() > previous_total * 0.9999:
+                        bar.update(self.steps - step - 1)
                         break
                     previous_total = total.item()
             upper = torch.where(succeeded, torch.minimum(upper, constant), upper)
             lower = torch.where(succeeded, lower, torch.maximum(lower, constant))
             constant = torch.where(upper < _NO_UPPER, (lower + upper) / 2, constant * 10)
+        bar.close()
         return best.detach()
 
     def _adam_step(
