@@ -8,7 +8,7 @@ the budget guard and how fidelity is measured off the attacker's budget).
 from bastion.attacks.extraction.base import ExtractionAttack, ExtractionResult, QueryBudget
 from bastion.attacks.extraction.equation_solving import EquationSolving
 from bastion.attacks.extraction.jacobian_augmentation import JacobianAugmentation, JacobianResult
-from bastion.attacks.extraction.knockoff import KnockoffNets
+from bastion.attacks.extraction.knockoff import KnockoffNets, pixel_shifts
 
 __all__ = [
     "EquationSolving",
@@ -18,4 +18,5 @@ __all__ = [
     "JacobianResult",
     "KnockoffNets",
     "QueryBudget",
+    "pixel_shifts",
 ]

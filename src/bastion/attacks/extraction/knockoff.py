@@ -21,6 +21,34 @@ OUTPUTS = ("probabilities", "labels")
 REWARDS = ("certainty", "diversity", "loss", "all")
 
 
+def pixel_shifts(images: np.ndarray, radius: int = 1) -> np.ndarray:
+    """Every image shifted by up to ``radius`` pixels in each direction, zero-padded.
+
+    A cheap way for an attacker to grow a small unlabeled image pool: ``(2 r + 1)^2`` copies
+    of each image, the unshifted ones first.
+
+    Args:
+        images: ``(n, channels, height, width)``.
+        radius: the largest shift, in pixels.
+
+    Returns:
+        ``((2 radius + 1)^2 n, channels, height, width)``, same dtype.
+    """
+    images = check_inputs(images, "images")
+    if images.ndim != 4:
+        raise ValidationError(f"`images` must have shape (n, channels, height, width), got {images.shape}")
+    radius = check_scalar(radius, "radius", kind=int, low=0, high=min(images.shape[2:]) - 1)
+    padded = np.pad(images, ((0, 0), (0, 0), (radius, radius), (radius, radius)))
+    height, width = images.shape[2:]
+    offsets = sorted(
+        ((dy, dx) for dy in range(-radius, radius + 1) for dx in range(-radius, radius + 1)),
+        key=lambda offset: offset != (0, 0),
+    )
+    return np.concatenate(
+        [padded[:, :, radius + dy : radius + dy + height, radius + dx : radius + dx + width] for dy, dx in offsets]
+    )
+
+
 class KnockoffNets(ExtractionAttack):
     """Train a substitute on the target's answers to images from a surrogate distribution.
 

@@ -1,0 +1,71 @@
+"""``bastion attack extract`` end to end on a model saved by ``bastion train``."""
+
+from __future__ import annotations
+
+import json
+
+from tests.cli.conftest import invoke
+
+
+def test_knockoff_reports_fidelity_within_the_budget(trained_folder, tmp_path):
+    out = tmp_path / "result.json"
+    result = invoke(
+        "attack",
+        "extract",
+        "--model",
+        trained_folder,
+        "--method",
+        "knockoff",
+        "--budget",
+        "300",
+        "--epochs",
+        "10",
+        "--json",
+        out,
+    )
+    assert result.exit_code == 0, result.output
+    assert "300 / 300" in result.output
+    record = json.loads(out.read_text())
+    assert record["queries_used"] == 300
+    assert record["fidelity"] > 0.6
+
+
+def test_label_only_jacobian_reports_the_transfer_rate(trained_folder):
+    result = invoke(
+        "attack",
+        "extract",
+        "--model",
+        trained_folder,
+        "--method",
+        "jacobian",
+        "--budget",
+        "200",
+        "--rounds",
+        "1",
+        "--epochs",
+        "5",
+        "--label-only",
+    )
+    assert result.exit_code == 0, result.output
+    assert "transfer rate" in result.output
+    assert "LabelOnly" in result.output
+
+
+def test_budget_below_the_minimum_fails_with_one_line(trained_folder):
+    result = invoke("attack", "extract", "--model", trained_folder, "--method", "equation-solving", "--budget", "10")
+    assert result.exit_code == 2
+    assert "`budget` must be at least 65" in result.output
+
+
+def test_equation_solving_on_a_label_only_target_names_scores(trained_folder):
+    result = invoke(
+        "attack", "extract", "--model", trained_folder, "--method", "equation-solving", "--budget", "65", "--label-only"
+    )
+    assert result.exit_code == 2
+    assert "'scores'" in result.output
+
+
+def test_unknown_method_is_refused(trained_folder):
+    result = invoke("attack", "extract", "--model", trained_folder, "--method", "magic")
+    assert result.exit_code == 2
+    assert "`--method` must be one of 'knockoff', 'jacobian', 'equation-solving'" in result.output
