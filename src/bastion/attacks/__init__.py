@@ -7,6 +7,7 @@ Evasion attacks and their evaluation are re-exported here:
 from bastion.attacks.base import EvasionAttack
 from bastion.attacks.evaluation import EvasionResult, evaluate
 from bastion.attacks.evasion import APGD, FGSM, PGD, CarliniWagnerL2, HopSkipJump, SquareAttack
+from bastion.attacks.extraction import EquationSolving, ExtractionResult, JacobianAugmentation, KnockoffNets
 from bastion.attacks.robustness import AttackRecord, RobustnessFinding, RobustnessResult, robustness
 
 __all__ = [
@@ -15,9 +16,13 @@ __all__ = [
     "PGD",
     "AttackRecord",
     "CarliniWagnerL2",
+    "EquationSolving",
     "EvasionAttack",
     "EvasionResult",
+    "ExtractionResult",
     "HopSkipJump",
+    "JacobianAugmentation",
+    "KnockoffNets",
     "RobustnessFinding",
     "RobustnessResult",
     "SquareAttack",
