@@ -21,7 +21,9 @@ def test_rounded_scores_round_to_the_given_decimals(breast_cancer, breast_cancer
 
 def test_rounded_scores_keep_the_wrapped_labels(breast_cancer, breast_cancer_logistic):
     x = breast_cancer.x_test
-    np.testing.assert_array_equal(RoundedScores(breast_cancer_logistic, 1).predict(x), breast_cancer_logistic.predict(x))
+    np.testing.assert_array_equal(
+        RoundedScores(breast_cancer_logistic, 1).predict(x), breast_cancer_logistic.predict(x)
+    )
 
 
 def test_wrappers_count_their_queries_and_forward_them(breast_cancer, breast_cancer_logistic):
@@ -33,17 +35,17 @@ def test_wrappers_count_their_queries_and_forward_them(breast_cancer, breast_can
 
 
 def test_label_only_refuses_scores_naming_the_capability(breast_cancer, breast_cancer_logistic):
-    with pytest.raises(CapabilityError, match="'scores'"):
+    with pytest.raises(CapabilityError, match=r"'scores'"):
         LabelOnly(breast_cancer_logistic).predict_proba(breast_cancer.x_test[:2])
 
 
 def test_rounded_scores_refuse_a_label_only_model(breast_cancer_logistic):
-    with pytest.raises(CapabilityError, match="'scores'"):
+    with pytest.raises(CapabilityError, match=r"'scores'"):
         RoundedScores(LabelOnly(breast_cancer_logistic), 2)
 
 
 def test_rounded_scores_reject_negative_decimals(breast_cancer_logistic):
-    with pytest.raises(ValidationError, match="`decimals`"):
+    with pytest.raises(ValidationError, match=r"`decimals`"):
         RoundedScores(breast_cancer_logistic, -1)
 
 
