@@ -88,8 +88,8 @@ def test_bad_attack_value_is_named(trained_folder):
 
 
 def test_gradient_attack_on_a_scikit_learn_model_says_what_is_missing(tmp_path, digits):
-    flat = digits.x_train.reshape(len(digits.x_train), -1)
-    estimator = LogisticRegression(max_iter=300).fit(flat, digits.y_train)
+    flat = digits.x_train[:300].reshape(300, -1)
+    estimator = LogisticRegression(max_iter=100).fit(flat, digits.y_train[:300])
     folder = io.save(SklearnModel(estimator, input_shape=(1, 8, 8)), tmp_path / "sk")
     result = attack(folder, "--attack", "pgd", "--eps", "0.1")
     assert result.exit_code == 2

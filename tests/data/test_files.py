@@ -145,6 +145,17 @@ def test_read_idx_decodes_big_endian_types(tmp_path, type_code, dtype):
     np.testing.assert_array_equal(read_idx(tmp_path / "a.idx"), array)
 
 
+def test_read_idx_corrupt_gzip_is_refused(tmp_path):
+    (tmp_path / "a.idx.gz").write_bytes(b"definitely not gzip")
+    with pytest.raises(ValidationError, match=r"a.idx.gz: cannot read IDX file"):
+        read_idx(tmp_path / "a.idx.gz")
+
+
+def test_read_idx_missing_file_is_refused(tmp_path):
+    with pytest.raises(ValidationError, match=r"missing.idx: cannot read IDX file"):
+        read_idx(tmp_path / "missing.idx")
+
+
 def test_read_idx_bad_magic_is_refused(tmp_path):
     (tmp_path / "a.idx").write_bytes(b"\x01\x02\x08\x01" + bytes(8))
     with pytest.raises(ValidationError, match=r"bad magic number"):

@@ -95,6 +95,13 @@ def test_loss_gradient_leaves_parameters_unchanged_and_without_grad(tiny_model, 
         assert torch.equal(parameter, original)
 
 
+def test_loss_gradient_works_inside_a_no_grad_block(tiny_model, tiny_x):
+    y = np.zeros(5, dtype=int)
+    expected = tiny_model.loss_gradient(tiny_x, y)
+    with torch.no_grad():
+        np.testing.assert_array_equal(tiny_model.loss_gradient(tiny_x, y), expected)
+
+
 def test_module_is_put_in_eval_mode():
     module = nn.Sequential(nn.Flatten(), nn.Dropout(0.5), nn.Linear(16, 3)).train()
     model = TorchModel(module, input_shape=SHAPE, n_classes=3)

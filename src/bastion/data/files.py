@@ -80,13 +80,16 @@ def read_idx(path: str | Path) -> np.ndarray:
     """Read one IDX file (optionally gzip-compressed) into a numpy array.
 
     Raises:
-        ValidationError: bad magic number, unknown type code, or a size that does not match
-            the header.
+        ValidationError: unreadable file or corrupt gzip, bad magic number, unknown type code,
+            or a size that does not match the header.
     """
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as handle:
-        raw = handle.read()
+    try:
+        with opener(path, "rb") as handle:
+            raw = handle.read()
+    except OSError as error:  # missing file, unreadable file, corrupt gzip stream
+        raise ValidationError(f"{path}: cannot read IDX file: {error}") from error
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
         raise ValidationError(f"{path}: not an IDX file (bad magic number)")
     type_code, n_dims = raw[2], raw[3]

@@ -494,7 +494,7 @@ def _constant(inputs, attributes, opset):
 
 
 def _shape(inputs, attributes, opset):
-    shape = torch.tensor(list(inputs[0].shape), dtype=torch.int64)
+    shape = torch.tensor(list(inputs[0].shape), dtype=torch.int64, device=inputs[0].device)
     start = attributes.get("start", 0)
     end = attributes.get("end")
     return (shape[start:end],)

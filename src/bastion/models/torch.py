@@ -133,12 +133,14 @@ class TorchModel(BaseModel):
         x = self.check_x(x)
         y = check_labels(y, "y", n_samples=len(x), n_classes=self.n_classes)
         gradients = []
-        for start in range(0, len(x), self.batch_size):
-            batch = self.to_tensor(x[start : start + self.batch_size]).requires_grad_(True)
-            labels = torch.as_tensor(y[start : start + self.batch_size], device=self.device)
-            loss = nn.functional.cross_entropy(self.logits_tensor(batch), labels, reduction="sum")
-            (gradient,) = torch.autograd.grad(loss, batch)
-            gradients.append(gradient)
+        # enable_grad: the caller may be inside a no_grad block; parameters still get no .grad.
+        with torch.enable_grad():
+            for start in range(0, len(x), self.batch_size):
+                batch = self.to_tensor(x[start : start + self.batch_size]).requires_grad_(True)
+                labels = torch.as_tensor(y[start : start + self.batch_size], device=self.device)
+                loss = nn.functional.cross_entropy(self.logits_tensor(batch), labels, reduction="sum")
+                (gradient,) = torch.autograd.grad(loss, batch)
+                gradients.append(gradient)
         return torch.cat(gradients).cpu().numpy()
 
     def __repr__(self) -> str:
