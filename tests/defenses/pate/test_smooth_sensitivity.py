@@ -161,6 +161,20 @@ def test_analysis_pinned_to_the_authors_smooth_sensitivity_table():
     assert analysis.epsilon_expected == pytest.approx(0.6799281946507528, rel=1e-12)
 
 
+def test_analysis_skips_orders_where_the_bound_is_unsound():
+    # For these votes the unrestricted optimum (order 63.5, where the authors' script would stop
+    # on C6) is unsound; the analysis takes the best order where it is sound.
+    votes = np.array([[231, 4, 3, 2, 2, 2, 2, 2, 1, 1], [120, 98, 10, 5, 5, 4, 3, 2, 2, 1], [250] + [0] * 9])
+    accountant = PrivacyAccountant()
+    accountant.add_confident_gnmax(votes, 200, 150, 40)
+    assert not gnmax_sensitivity_conditions_hold(sigma=40, num_classes=10, order=accountant.spent(1e-5).order)
+    analysis = smooth_sensitivity_analysis(votes, sigma=40, delta=1e-5, threshold=200, sigma_threshold=150)
+    assert analysis.smooth_sensitivity == 0 or gnmax_sensitivity_conditions_hold(
+        sigma=40, num_classes=10, order=analysis.order
+    )
+    assert analysis.epsilon >= accountant.epsilon(1e-5)
+
+
 def test_analysis_chooses_beta_and_sigma_minimising_the_authors_cost():
     votes = simulated_votes(30, seed=2)
     best = smooth_sensitivity_analysis(votes, sigma=40, delta=1e-5)
