@@ -192,3 +192,9 @@ def test_unknown_norm_loss_and_negative_eps_are_refused():
 
 def test_repr_shows_the_hyperparameters():
     assert repr(FGSM(eps=0.1)) == "FGSM(eps=0.1, norm='inf', loss='ce')"
+
+
+def test_gradient_attack_works_inside_a_no_grad_block(model, x):
+    expected = FGSM(eps=0.1).generate(model, x)
+    with torch.no_grad():
+        np.testing.assert_array_equal(FGSM(eps=0.1).generate(model, x), expected)

@@ -45,10 +45,12 @@ def objective_gradient(
     model: Any, x: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor | None, loss: str
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """One forward and backward pass: ``(objective (n,), gradient like x, logits)``."""
-    x = x.detach().requires_grad_(True)
-    logits = model.logits_tensor(x)
-    values = objective(logits, labels, targets, loss)
-    (gradient,) = torch.autograd.grad(values.sum(), x)
+    # enable_grad: attacks may be run from inside a caller's no_grad block.
+    with torch.enable_grad():
+        x = x.detach().requires_grad_(True)
+        logits = model.logits_tensor(x)
+        values = objective(logits, labels, targets, loss)
+        (gradient,) = torch.autograd.grad(values.sum(), x)
     return values.detach(), gradient, logits.detach()
 
 
