@@ -65,7 +65,7 @@ def test_l2_works_on_flat_inputs(breast_cancer, breast_cancer_logistic):
 def test_cross_entropy_loss_also_breaks_digits_cnn(digits, digits_cnn):
     x, y = digits.x_test[:20], digits.y_test[:20]
 
-    x_adv = SquareAttack(0.2, max_queries=1000, loss="ce").generate(digits_cnn, x, y)
+    x_adv = SquareAttack(0.2, max_queries=400, loss="ce").generate(digits_cnn, x, y)
 
     assert robust_accuracy(digits_cnn, x_adv, y) <= 0.1
 
@@ -162,3 +162,12 @@ def test_windmill_has_unit_norm_and_opposite_halves():
 
     assert float(pattern.norm()) == pytest.approx(1.0)
     assert float(pattern[:2].sum()) > 0 > float(pattern[2:].sum())
+
+
+def test_eps_below_float32_resolution_terminates_within_the_budget(digits, digits_cnn):
+    digits_cnn.reset_queries()
+
+    x_adv = SquareAttack(1e-9, max_queries=3).generate(digits_cnn, digits.x_test[:2], digits.y_test[:2])
+
+    assert np.abs(x_adv - digits.x_test[:2]).max() <= 1e-6
+    assert digits_cnn.queries <= 2 * 3

@@ -17,6 +17,8 @@ from bastion.validation import check_choice, check_scalar, check_seed
 SQUARE_LOSSES = ("margin", "ce")
 # Probabilities are clamped here before the log so that a saturated softmax gives a finite loss.
 _SMALLEST_PROBABILITY = torch.finfo(torch.float32).tiny
+# Rounds of redrawing an L-inf update that would not change the input.
+_MAX_REDRAWS = 64
 # Iterations at which the authors' p_selection halves p, out of a 10,000-iteration run.
 _P_HALVINGS = (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000)
 
@@ -144,8 +146,9 @@ class SquareAttack(EvasionAttack):
         max_queries: query budget per sample, at least 1.
         norm: ``"inf"`` or ``"2"``.
         p_init: initial fraction of the features changed by an update, in (0, 1]. The
-            paper uses 0.05 (L-inf) and 0.1 (L2) on ImageNet and 0.8 on MNIST; small inputs
-            such as 8x8 digits need a large one.
+            authors recommend 0.05 (L-inf) and 0.1 (L2) for standard ImageNet models and
+            larger values for robust models; small inputs such as 8x8 digits need a large
+            one (the default 0.8).
         loss: ``"margin"`` or ``"ce"``.
         seed: seed of the random search.
         progress: show a progress bar over iterations.
@@ -240,11 +243,14 @@ class SquareAttack(EvasionAttack):
         window = _window_mask(_window_offsets(rows, cols, (height, width)), side).to(x.device)
         delta = best - x
         candidates = best.clone()
-        # Redraw the window's signs until they change the input, as the authors do; with
-        # eps > 0 one sign per channel always does, so each round fixes half at least.
+        # Redraw the window's signs until they change the input, as the authors do. One sign
+        # per channel always does (unless eps vanishes in float32 round-off), so each round
+        # fixes half of the windows or more; the cap only guards that degenerate case.
         unchanged = torch.ones(len(x), dtype=torch.bool, device=x.device)
-        while unchanged.any():
+        for _ in range(_MAX_REDRAWS):
             redo = unchanged.nonzero().squeeze(1)
+            if len(redo) == 0:
+                break
             signs = self.eps * _random_signs((len(redo), channels, 1, 1), generator).to(x.device)
             proposal = torch.where(window[redo], signs, delta[redo])
             candidates[redo] = clip_to_range(x[redo] + proposal, clip)
