@@ -138,6 +138,24 @@ def test_every_supported_operator_agrees_with_onnxruntime(every_op_model, x4):
     np.testing.assert_allclose(converted.predict_proba(x4), black_box.predict_proba(x4), atol=1e-5)
 
 
+def test_float64_graph_is_fed_float32_and_converted_to_float32(rng, x4):
+    nodes = [helper.make_node("Flatten", ["x"], ["f"]), helper.make_node("Gemm", ["f", "w", "b"], ["out"])]
+    graph = helper.make_graph(
+        nodes,
+        "double",
+        [helper.make_tensor_value_info("x", TensorProto.DOUBLE, ["n", 1, 4, 4])],
+        [helper.make_tensor_value_info("out", TensorProto.DOUBLE, ["n", 3])],
+        [
+            numpy_helper.from_array(rng.standard_normal((16, 3)), "w"),
+            numpy_helper.from_array(rng.standard_normal(3), "b"),
+        ],
+    )
+    black_box = OnnxModel(helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=8))
+    white_box = black_box.to_torch()
+    assert white_box.logits(x4).dtype == np.float32
+    np.testing.assert_allclose(white_box.predict_proba(x4), black_box.predict_proba(x4), atol=1e-5)
+
+
 def test_opset_11_softmax_flattens_from_its_axis(rng):
     nodes = [helper.make_node("Flatten", ["x"], ["f"]), helper.make_node("Softmax", ["f"], ["out"])]
     model = graph_model(nodes, shape=(3,))

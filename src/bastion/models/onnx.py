@@ -645,7 +645,11 @@ class OnnxGraphModule(nn.Module):
         self._check_wiring()
 
     def _add_tensor(self, name: str, array: np.ndarray, attribute: str) -> None:
-        self.register_buffer(attribute, torch.from_numpy(np.array(array, copy=True)))
+        array = np.array(array, copy=True)
+        if np.issubdtype(array.dtype, np.floating):
+            # TorchModel feeds float32: a float64 or float16 graph computes in float32 here.
+            array = array.astype(np.float32)
+        self.register_buffer(attribute, torch.from_numpy(array))
         self._tensor_names[name] = attribute
 
     def _strip_final_softmax(self, model: onnx.ModelProto, nodes: list[onnx.NodeProto]) -> list[onnx.NodeProto]:
