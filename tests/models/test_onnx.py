@@ -181,6 +181,20 @@ def test_final_softmax_is_detected_as_probabilities_and_stripped_for_torch(rng, 
     np.testing.assert_allclose(converted.predict_proba(x4), black_box.predict_proba(x4), atol=1e-6)
 
 
+def test_declared_probabilities_without_a_final_softmax_become_log_logits_for_torch(rng, x4):
+    nodes = [
+        helper.make_node("Flatten", ["x"], ["f"]),
+        helper.make_node("Gemm", ["f", "w", "b"], ["logits"]),
+        helper.make_node("Softmax", ["logits"], ["p"], axis=1),
+        helper.make_node("Mul", ["p", "one"], ["out"]),
+    ]
+    one = np.array(1.0, np.float32)
+    model = graph_model(nodes, [("w", weights(rng, 16, 3)), ("b", weights(rng, 3)), ("one", one)])
+    assert OnnxModel(model).outputs == "logits"
+    black_box = OnnxModel(model, outputs="probabilities")
+    np.testing.assert_allclose(black_box.to_torch().predict_proba(x4), black_box.predict_proba(x4), atol=1e-6)
+
+
 def test_integer_output_is_a_label_only_model(rng, x4):
     nodes = [
         helper.make_node("Flatten", ["x"], ["f"]),

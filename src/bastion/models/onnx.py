@@ -27,6 +27,7 @@ from torch.nn import functional
 
 from bastion.exceptions import InputTypeError, UnsafeFileError, ValidationError
 from bastion.models.base import LABELS, SCORES, BaseModel, check_clip, check_input_shape
+from bastion.models.torch import TorchModel
 from bastion.validation import check_choice, check_scalar
 
 STANDARD_DOMAINS = ("", "ai.onnx")
@@ -307,14 +308,19 @@ class OnnxModel(BaseModel):
         self._count(len(x))
         return self._run(x).reshape(len(x)).astype(np.int64)
 
-    def to_torch(self, *, batch_size: int = 256, device: str | torch.device = "cpu"):
-        """The same graph as a white-box :class:`~bastion.models.TorchModel` (see :func:`onnx_to_torch`)."""
-        from bastion.models.torch import TorchModel
+    def to_torch(self, *, batch_size: int = 256, device: str | torch.device = "cpu") -> TorchModel:
+        """The same graph as a white-box :class:`~bastion.models.TorchModel` (see :func:`onnx_to_torch`).
 
+        TorchModel wants logits: a final Softmax is dropped, and other probability outputs
+        go through a log (the softmax of log-probabilities gives them back).
+        """
         if self.outputs == "labels":
             raise ValidationError("an ONNX model that outputs labels has no logits to differentiate")
+        module = onnx_to_torch(self.proto)
+        if self.outputs == "probabilities" and not module.stripped_softmax:
+            module = LogProbabilities(module)
         return TorchModel(
-            onnx_to_torch(self.proto),
+            module,
             input_shape=self.input_shape,
             n_classes=self.n_classes,
             clip=self.clip,
@@ -324,6 +330,17 @@ class OnnxModel(BaseModel):
 
     def __repr__(self) -> str:
         return f"OnnxModel(input_shape={self.input_shape}, n_classes={self.n_classes}, outputs={self.outputs!r})"
+
+
+class LogProbabilities(nn.Module):
+    """Wraps a module that outputs probabilities so that it outputs logits (their log)."""
+
+    def __init__(self, probabilities: nn.Module) -> None:
+        super().__init__()
+        self.probabilities = probabilities
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.log(self.probabilities(x).clamp_min(torch.finfo(torch.float32).tiny))
 
 
 # ---------------------------------------------------------------------------------------
@@ -609,6 +626,7 @@ class OnnxGraphModule(nn.Module):
     Attributes:
         input_name, output_name: the graph's input and the output this module returns.
         opset: the standard-domain opset the graph was written for.
+        stripped_softmax: whether a final Softmax was dropped (the module returns logits).
     """
 
     def __init__(self, model: onnx.ModelProto, *, strip_softmax: bool = True) -> None:
@@ -618,6 +636,7 @@ class OnnxGraphModule(nn.Module):
         self.input_name = _graph_input(model).name
         self.output_name = graph.output[0].name
         nodes = list(graph.node)
+        self.stripped_softmax = False
         if strip_softmax:
             nodes = self._strip_final_softmax(model, nodes)
         self._tensor_names: dict[str, str] = {}
@@ -661,6 +680,7 @@ class OnnxGraphModule(nn.Module):
         if any(node.op_type != "Identity" for node in consumers):
             return nodes
         self.output_name = producer.input[0]
+        self.stripped_softmax = True
         return [node for node in nodes if node is not producer and node not in consumers]
 
     def _check_wiring(self) -> None:
@@ -684,7 +704,7 @@ class OnnxGraphModule(nn.Module):
         return values[self.output_name]
 
 
-def onnx_to_torch(model: str | Path | bytes | onnx.ModelProto, *, strip_softmax: bool = True) -> nn.Module:
+def onnx_to_torch(model: str | Path | bytes | onnx.ModelProto, *, strip_softmax: bool = True) -> OnnxGraphModule:
     """Convert an ONNX classifier (MLP or CNN) to a differentiable torch module.
 
     Supported operators: Gemm, MatMul, Add, Sub, Mul, Div, Relu, LeakyRelu, Sigmoid, Tanh,
