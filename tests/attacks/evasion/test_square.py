@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import io
+import warnings
+
 import numpy as np
 import pytest
+import torch
 from sklearn.svm import SVC
 
 from bastion.attacks import PGD, SquareAttack, evaluate
 from bastion.attacks.evasion.square import p_schedule, windmill
 from bastion.exceptions import CapabilityError, InputTypeError, ValidationError
-from bastion.models import SklearnModel
+from bastion.models import OnnxModel, SklearnModel
 
 
 def robust_accuracy(model, x_adv, y) -> float:
@@ -60,6 +64,28 @@ def test_l2_works_on_flat_inputs(breast_cancer, breast_cancer_logistic):
 
     assert np.linalg.norm(x_adv - x, axis=1).max() <= 0.8 + 1e-5
     assert robust_accuracy(breast_cancer_logistic, x_adv, y) < robust_accuracy(breast_cancer_logistic, x, y) - 0.3
+
+
+def test_works_on_an_onnx_model_through_its_scores(digits, digits_cnn):
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(
+            digits_cnn.module,
+            torch.zeros(1, *digits.input_shape),
+            buffer,
+            dynamo=False,
+            input_names=["x"],
+            output_names=["logits"],
+            dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}},
+        )
+    model = OnnxModel(buffer.getvalue(), clip=(0, 1))
+    x, y = digits.x_test[:12], digits.y_test[:12]
+
+    x_adv = SquareAttack(0.2, max_queries=200).generate(model, x, y)
+
+    assert model.queries <= 12 * 200
+    assert robust_accuracy(model, x_adv, y) <= 0.2
 
 
 def test_cross_entropy_loss_also_breaks_digits_cnn(digits, digits_cnn):
