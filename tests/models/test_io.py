@@ -204,6 +204,26 @@ def test_torch_file_with_more_than_tensors_is_refused(tmp_path):
         io.load(tmp_path / "weights.pt", spec={"arch": "mlp", "config": {"input_shape": [2], "n_classes": 2}})
 
 
+def test_bare_safetensors_loads_with_a_spec_and_garbage_is_refused(tmp_path, zoo_model, tiny_x):
+    from safetensors.torch import save_file
+
+    save_file(zoo_model.module.state_dict(), str(tmp_path / "w.safetensors"))
+    spec = {"arch": "small_cnn", "config": zoo_model.module.config, "preprocessing": {"mean": 0.5, "std": 0.25}}
+    np.testing.assert_allclose(io.load(tmp_path / "w.safetensors", spec=spec).logits(tiny_x), zoo_model.logits(tiny_x))
+    (tmp_path / "bad.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{garbage")
+    with pytest.raises(ValidationError, match=r"bad.safetensors: not a readable safetensors file"):
+        io.load(tmp_path / "bad.safetensors", spec=spec)
+
+
+def test_zip_that_is_not_a_torch_file_is_refused(tmp_path):
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "weights.pt", "w") as archive:
+        archive.writestr("readme.txt", "hello")
+    with pytest.raises(ValidationError, match=r"not a readable torch state dict"):
+        io.load(tmp_path / "weights.pt", spec={"arch": "mlp", "config": {"input_shape": [2], "n_classes": 2}})
+
+
 def test_torchscript_is_refused_without_trust_code(tmp_path, tiny_module):
     save_torchscript(tiny_module, tmp_path / "model.pt")
     with pytest.raises(UnsafeFileError, match=r"TorchScript archive is code.*trust_code=True"):

@@ -232,6 +232,16 @@ def _zoo_module(spec: dict[str, Any], where: Path) -> zoo.ZooNet:
         raise ValidationError(f"{where}: the spec's config does not fit architecture {arch!r}: {error}") from error
 
 
+def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path))
+    except SafetensorError as error:
+        raise ValidationError(f"{path}: not a readable safetensors file: {error}") from error
+
+
 def _fill(module: torch.nn.Module, state: dict[str, torch.Tensor], where: Path) -> None:
     try:
         module.load_state_dict(state, strict=True)
@@ -274,16 +284,9 @@ def _load_folder(folder: Path, trusted: Sequence[str]) -> Any:
     spec = read_spec(folder)
     kind = spec.get("kind")
     if kind == "torch":
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
         data = _verified_file(folder, spec, WEIGHTS_FILE)
         module = _zoo_module(spec, folder)
-        try:
-            state = load_file(str(data))
-        except SafetensorError as error:
-            raise ValidationError(f"{data}: not a readable safetensors file: {error}") from error
-        _fill(module, state, data)
+        _fill(module, _read_safetensors(data), data)
         return _torch_model(module, spec, folder)
     if kind == "sklearn":
         data = _verified_file(folder, spec, SKOPS_FILE)
@@ -346,9 +349,11 @@ def _load_torch_zip(path: Path, *, trust_code: bool, spec: Any, input_shape: Any
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
-        raise UnsafeFileError(
-            f"{path}: torch refused to read it with weights_only=True (it holds more than tensors): {error}"
-        ) from error
+        if "weights only" in str(error).lower():
+            raise UnsafeFileError(
+                f"{path}: torch refused to read it with weights_only=True (it holds more than tensors): {error}"
+            ) from error
+        raise ValidationError(f"{path}: not a readable torch state dict: {error}") from error
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValidationError(f"{path}: expected a state dict (names to tensors), got {type(state).__name__}")
     module = _zoo_module(spec, path)
@@ -405,11 +410,9 @@ def load(
     if suffix == ".json":
         return _load_folder(path.parent, trusted)
     if suffix == ".safetensors":
-        from safetensors.torch import load_file
-
         spec = _needs_spec(path, spec)
         module = _zoo_module(spec, path)
-        _fill(module, load_file(str(path)), path)
+        _fill(module, _read_safetensors(path), path)
         return _torch_model(module, spec, path)
     if zipfile.is_zipfile(path):
         return _load_torch_zip(
