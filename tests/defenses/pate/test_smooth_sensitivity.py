@@ -161,14 +161,18 @@ def test_analysis_pinned_to_the_authors_smooth_sensitivity_table():
     assert analysis.epsilon_expected == pytest.approx(0.6799281946507528, rel=1e-12)
 
 
-def test_analysis_skips_orders_where_the_bound_is_unsound():
+def test_analysis_can_skip_orders_where_the_bound_is_unsound():
     # For these votes the unrestricted optimum (order 63.5, where the authors' script would stop
-    # on C6) is unsound; the analysis takes the best order where it is sound.
+    # on C6) is unsound: refused by default, skipped with sound_orders_only.
     votes = np.array([[231, 4, 3, 2, 2, 2, 2, 2, 1, 1], [120, 98, 10, 5, 5, 4, 3, 2, 2, 1], [250] + [0] * 9])
     accountant = PrivacyAccountant()
     accountant.add_confident_gnmax(votes, 200, 150, 40)
     assert not gnmax_sensitivity_conditions_hold(sigma=40, num_classes=10, order=accountant.spent(1e-5).order)
-    analysis = smooth_sensitivity_analysis(votes, sigma=40, delta=1e-5, threshold=200, sigma_threshold=150)
+    with pytest.raises(ValidationError, match="C5-C6"):
+        smooth_sensitivity_analysis(votes, sigma=40, delta=1e-5, threshold=200, sigma_threshold=150)
+    analysis = smooth_sensitivity_analysis(
+        votes, sigma=40, delta=1e-5, threshold=200, sigma_threshold=150, sound_orders_only=True
+    )
     assert analysis.smooth_sensitivity == 0 or gnmax_sensitivity_conditions_hold(
         sigma=40, num_classes=10, order=analysis.order
     )

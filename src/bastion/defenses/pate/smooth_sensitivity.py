@@ -443,18 +443,20 @@ def smooth_sensitivity_analysis(
     order: float | None = None,
     orders: Any = None,
     betas: Any = None,
+    sound_orders_only: bool = False,
 ) -> SmoothSensitivityAnalysis:
     """Smooth-sensitivity analysis of GNMax or Confident-GNMax queries (Papernot et al. 2018, Sec. 4.3).
 
     Follows the authors' ``smooth_sensitivity_table.py``: the order is the one minimising the
-    data-dependent epsilon over those ``orders`` where conditions C5-C6 hold (unless given; the
-    authors take the unrestricted optimum and stop if it fails them); per query the cost is
-    the threshold cost plus ``Pr[answered]`` times the GNMax cost and the local sensitivities
-    are summed the same way; a step whose data-independent bound is always optimal contributes
-    no sensitivity. ``beta`` (from ``betas / order``) and ``sigma_ss = (order e^{2 beta} / SS)^{1/3}``
+    data-dependent epsilon over ``orders`` (unless given); per query the cost is the threshold
+    cost plus ``Pr[answered]`` times the GNMax cost and the local sensitivities are summed the
+    same way; a step whose data-independent bound is always optimal contributes no
+    sensitivity. ``beta`` (from ``betas / order``) and ``sigma_ss = (order e^{2 beta} / SS)^{1/3}``
     minimise ``rdp + gnss_rdp + 2 SS sigma_ss``. That choice looks at the data, as the authors
     note: fix ``betas`` to one value in advance for a release that is private end to end.
-    Like the authors' script, it refuses a given ``order`` where conditions C5-C6 fail.
+    Like the authors' script, it refuses an order where conditions C5-C6 fail; with
+    ``sound_orders_only`` it instead takes the best order of ``orders`` where they hold (or
+    where the GNMax step has no data dependence), the same order whenever the authors' goes.
 
     Args:
         votes: vote histograms ``(n, k)`` of every query.
@@ -466,6 +468,7 @@ def smooth_sensitivity_analysis(
         orders: the order grid; default :data:`~bastion.defenses.pate.privacy.DEFAULT_ORDERS`.
         betas: smoothness candidates in units of ``1 / order``, each in ``(0, 0.5)``; default
             :data:`DEFAULT_BETA_GRID`.
+        sound_orders_only: when choosing the order, skip those where C5-C6 fail.
 
     Raises:
         ValidationError: bad votes or parameters, only one of ``threshold`` / ``sigma_threshold``,
@@ -502,17 +505,20 @@ def smooth_sensitivity_analysis(
         rdp_grid = (pr_answered[:, None] * _rdp_gaussian(log_q, sigma, grid)).sum(axis=0)
         if confident:
             rdp_grid = rdp_grid + _threshold_rdp(log_pr, sigma_threshold, grid).sum(axis=0)
-        # Only orders where the analysis is sound compete; where the unrestricted optimum is
-        # sound (the only case the authors' script goes on with) it is the one chosen.
         epsilons = rdp_grid - math.log(delta) / (grid - 1)
-        order = None
-        for index in np.argsort(epsilons, kind="stable"):
-            candidate = float(grid[index])
-            if _conditions_hold(sigma, array.shape[1], candidate) or gnmax_data_independent_always_optimal(
-                num_teachers=num_teachers, num_classes=array.shape[1], sigma=sigma, orders=[candidate]
-            ):
-                order = candidate
-                break
+        ranked = np.argsort(epsilons, kind="stable")
+        order = float(grid[ranked[0]])
+        if sound_orders_only:
+            # Where the unrestricted optimum is sound (the only case the authors' script goes
+            # on with) it is the one chosen.
+            order = None
+            for index in ranked:
+                candidate = float(grid[index])
+                if _conditions_hold(sigma, array.shape[1], candidate) or gnmax_data_independent_always_optimal(
+                    num_teachers=num_teachers, num_classes=array.shape[1], sigma=sigma, orders=[candidate]
+                ):
+                    order = candidate
+                    break
         if order is None:
             raise ValidationError(
                 f"the smooth-sensitivity bound of GNMax is unsound at sigma={sigma:g} for every order in "
