@@ -8,7 +8,7 @@ import pytest
 from bastion.attacks.extraction import EquationSolving
 from bastion.attacks.extraction.equation_solving import solve_log_ratios
 from bastion.exceptions import CapabilityError, ValidationError
-from bastion.models import LabelOnly, RoundedScores, TorchModel, fit, zoo
+from bastion.models import LabelOnly, RoundedScores, TorchModel, zoo
 
 
 def test_binary_logistic_regression_is_recovered_exactly_from_d_plus_1_queries(breast_cancer, breast_cancer_logistic):
@@ -40,9 +40,8 @@ def test_log_ratio_solution_matches_the_true_parameters(rng):
 
 
 def test_softmax_regression_served_by_torch_is_recovered(digits):
-    module = fit(
-        zoo.mlp(digits.input_shape, 10, hidden=(), seed=0), digits.x_train, digits.y_train, epochs=1, progress=False
-    )
+    # Any softmax regression will do: exact recovery does not depend on training.
+    module = zoo.mlp(digits.input_shape, 10, hidden=(), seed=0)
     target = TorchModel(module, input_shape=digits.input_shape, n_classes=10)
     result = EquationSolving().extract(target, budget=65, x_eval=digits.x_test)
     assert result.fidelity == 1.0
