@@ -634,8 +634,9 @@ class PrivacyAccountant:
 
     Example:
         >>> accountant = PrivacyAccountant()
-        >>> accountant.add_confident_gnmax(votes, 200, 150, 40)
-        >>> accountant.epsilon(1e-5)
+        >>> accountant.add_confident_gnmax(np.array([[240, 6, 4], [130, 110, 10]]), 200, 150, 40)
+        >>> round(accountant.epsilon(1e-5), 3), round(accountant.expected_answered, 3)
+        (0.17, 0.926)
     """
 
     def __init__(self, *, orders: Any = None) -> None:
