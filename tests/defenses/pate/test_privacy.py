@@ -172,6 +172,8 @@ def test_threshold_log_pr_answered_is_gaussian_tail_of_the_rounded_maximum():
     # max 190 against T = 200 with sigma 150: Phi((190 - 200) / 150).
     expected = math.log(0.5 * math.erfc(10 / 150 / math.sqrt(2)))
     assert threshold_log_pr_answered(np.array([190, 40, 20]), threshold=200, sigma=150) == pytest.approx(expected)
+    # Only the maximum matters: a single count is a valid input, as in the authors' code.
+    assert threshold_log_pr_answered([190], threshold=200, sigma=150) == pytest.approx(expected)
     # The authors round the maximum half to even: 150.5 counts as 150, 151.5 as 152.
     half = threshold_log_pr_answered(np.array([[150.5, 0.0], [150.0, 0.0], [151.5, 0], [152, 0]]), threshold=0, sigma=1)
     assert half[0] == half[1] and half[2] == half[3]

@@ -92,8 +92,8 @@ def check_orders(orders: Any, name: str = "orders") -> np.ndarray:
     return array
 
 
-def check_votes_batch(votes: Any, name: str = "votes") -> tuple[np.ndarray, bool]:
-    """Check vote histograms ``(k,)`` or ``(n, k)`` with ``k >= 2``; return ``((n, k) float64, batched)``.
+def check_votes_batch(votes: Any, name: str = "votes", *, min_classes: int = 2) -> tuple[np.ndarray, bool]:
+    """Check vote histograms ``(k,)`` or ``(n, k)``, ``k >= min_classes``; return ``((n, k) float64, batched)``.
 
     Votes may be negative (Interactive GNMax subtracts a baseline); only their differences matter.
 
@@ -103,10 +103,10 @@ def check_votes_batch(votes: Any, name: str = "votes") -> tuple[np.ndarray, bool
     """
     array = _numeric(votes, name).astype(np.float64)
     batched = array.ndim == 2
-    if array.ndim not in (1, 2) or array.shape[-1] < 2:
+    if array.ndim not in (1, 2) or array.shape[-1] < min_classes:
         raise ValidationError(
-            f"`{name}` must be a vote histogram (n_classes,) or a batch (n, n_classes) with n_classes >= 2, "
-            f"got shape {array.shape}"
+            f"`{name}` must be a vote histogram (n_classes,) or a batch (n, n_classes) with "
+            f"n_classes >= {min_classes}, got shape {array.shape}"
         )
     if not np.all(np.isfinite(array)):
         raise ValidationError(f"`{name}` must be finite vote counts, got NaN or infinite entries")
@@ -296,7 +296,8 @@ def threshold_log_pr_answered(votes: Any, *, threshold: float, sigma: float) -> 
     """
     threshold = check_scalar(threshold, "threshold")
     sigma = _check_sigma(sigma)
-    array, batched = check_votes_batch(votes)
+    # Only the maximum matters here, so a single count is a valid histogram.
+    array, batched = check_votes_batch(votes, min_classes=1)
     log_pr = _threshold_log_pr_answered(np.round(array.max(axis=1)), threshold, sigma)
     return log_pr if batched else float(log_pr[0])
 
