@@ -36,7 +36,7 @@ def test_leakage_with_lira_needs_a_pool_and_train_fn(overfit_mlp, membership_spl
 
 def test_leakage_runs_pool_attacks_on_a_black_box_model(digits):
     x, y = digits.x_train, digits.y_train
-    estimator = LogisticRegression(C=100.0, max_iter=2000).fit(x[:60].reshape(60, -1), y[:60])
+    estimator = LogisticRegression(C=100.0, solver="newton-cg", max_iter=2000).fit(x[:60].reshape(60, -1), y[:60])
     target = SklearnModel(estimator, input_shape=digits.input_shape)
     results = membership_leakage(
         target,

@@ -51,9 +51,9 @@ def test_reference_models_train_on_the_requested_number_of_records(breast_cancer
 
     def train_fn(x, y, seed):
         sizes.append(len(x))
-        return SklearnModel(LogisticRegression(max_iter=500).fit(x, y))
+        return SklearnModel(LogisticRegression(solver="newton-cg").fit(x, y))
 
-    target = SklearnModel(LogisticRegression(max_iter=500).fit(breast_cancer.x_train, breast_cancer.y_train))
+    target = SklearnModel(LogisticRegression(solver="newton-cg").fit(breast_cancer.x_train, breast_cancer.y_train))
     LiRA(train_fn=train_fn, n_reference=3, reference_size=40, progress=False).fit(
         target, breast_cancer.x_test, breast_cancer.y_test
     )
@@ -61,7 +61,9 @@ def test_reference_models_train_on_the_requested_number_of_records(breast_cancer
 
 
 def test_same_seed_same_scores(breast_cancer):
-    estimator = LogisticRegression(C=100.0, max_iter=500).fit(breast_cancer.x_train[:100], breast_cancer.y_train[:100])
+    estimator = LogisticRegression(C=100.0, solver="newton-cg", max_iter=500).fit(
+        breast_cancer.x_train[:100], breast_cancer.y_train[:100]
+    )
     target = SklearnModel(estimator)
     x_pool, y_pool = breast_cancer.x_train[100:], breast_cancer.y_train[100:]
 
