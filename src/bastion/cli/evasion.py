@@ -157,9 +157,9 @@ def evasion(
             record = {"model": str(model), "data": dataset.name, "target": targeted, **result.to_dict()}
             json_out.write_text(json.dumps(record, indent=2) + "\n")
 
-    table = Table(title=f"bastion attack evasion: {attack} on {model}")
+    table = Table(title=f"bastion attack evasion: {attack} on {model}", min_width=60)
     table.add_column("field")
-    table.add_column("value", justify="right")
+    table.add_column("value")
     table.add_row("attack", result.attack)
     table.add_row("data", f"{dataset.name} (test split)")
     table.add_row("target", "untargeted" if targeted is None else f"class {targeted}")

@@ -71,9 +71,9 @@ def train(
         test_accuracy = float((model.predict(dataset.x_test) == dataset.y_test).mean())
         folder = io.save(model, out)
 
-    table = Table(title=f"bastion train: {arch} on {dataset.name}")
+    table = Table(title=f"bastion train: {arch} on {dataset.name}", min_width=60)
     table.add_column("field")
-    table.add_column("value", justify="right")
+    table.add_column("value")
     table.add_row("architecture", arch)
     table.add_row("dataset", dataset.name)
     table.add_row("train samples", str(len(dataset.x_train)))
