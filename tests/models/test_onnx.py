@@ -272,6 +272,19 @@ def test_custom_domain_is_refused_naming_node_and_operator():
         onnx_to_torch(model)
 
 
+def test_custom_operator_hidden_in_a_subgraph_is_refused():
+    branch = helper.make_graph(
+        [helper.make_node("Evil", ["x"], ["y"], domain="com.example", name="hidden")],
+        "branch",
+        [],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 3])],
+    )
+    condition = helper.make_node("Constant", [], ["yes"], value=numpy_helper.from_array(np.array(True)))
+    nodes = [condition, helper.make_node("If", ["yes"], ["out"], then_branch=branch, else_branch=branch)]
+    with pytest.raises(UnsafeFileError, match=r"node 'hidden' uses operator 'Evil'"):
+        OnnxModel(graph_model(nodes))
+
+
 def test_operator_the_converter_lacks_is_named_with_its_node(rng):
     nodes = [helper.make_node("Flatten", ["x"], ["f"]), helper.make_node("Erf", ["f"], ["out"], name="gelu_part")]
     with pytest.raises(ValidationError, match=r"node 'gelu_part' uses operator 'Erf'.*Use OnnxModel"):
