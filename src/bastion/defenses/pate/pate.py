@@ -245,6 +245,10 @@ class PATE:
     ) -> LabelingResult:
         """Ask the teachers to label the first ``max_queries`` public samples.
 
+        Each call is one release, accounted on its own: the noise is drawn from the PATE's
+        seed, so repeating a call repeats its answers, but answers of different calls (other
+        queries, another aggregator) compose and their epsilons add up.
+
         Args:
             x_public: public, unlabelled inputs ``(n, *input_shape)``.
             max_queries: how many of the first rows to ask about (``None``: all of them).
