@@ -6,7 +6,7 @@ from bastion.models.onnx import OnnxModel, onnx_to_torch
 from bastion.models.sklearn import SklearnModel
 from bastion.models.torch import TorchModel
 from bastion.models.training import fit
-from bastion.models.wrappers import LabelOnly, RoundedScores
+from bastion.models.wrappers import LabelOnly, LeafIdentity, RoundedScores
 
 __all__ = [
     "GRADIENTS",
@@ -14,6 +14,7 @@ __all__ = [
     "SCORES",
     "BaseModel",
     "LabelOnly",
+    "LeafIdentity",
     "Model",
     "OnnxModel",
     "RoundedScores",

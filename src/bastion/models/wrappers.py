@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from bastion.exceptions import InputTypeError
 from bastion.models.base import LABELS, SCORES, BaseModel, require
 from bastion.validation import check_scalar
 
@@ -99,3 +100,45 @@ class LabelOnly(_Forwarding):
 
     def __repr__(self) -> str:
         return f"LabelOnly({self.model!r})"
+
+
+LEAVES = "leaves"
+
+
+class LeafIdentity(_Forwarding):
+    """A tree served with the identity of the leaf each input reaches, beside its confidences.
+
+    The "identity oracle" of Tramèr et al. 2016, Sec. 4.2: BigML-like APIs return, with each
+    prediction, a value that identifies the leaf. ``predict_leaf(x)`` answers both; a model
+    with the ``"leaves"`` capability is what :class:`~bastion.attacks.extraction.
+    DecisionTreePathFinding` needs.
+
+    Args:
+        model: a :class:`~bastion.models.SklearnModel` of a fitted scikit-learn decision tree
+            (any estimator with ``apply``).
+
+    Raises:
+        InputTypeError: the wrapped estimator has no ``apply`` (not a tree).
+    """
+
+    def __init__(self, model: Any) -> None:
+        super().__init__(model, "LeafIdentity")
+        require(model, SCORES, "LeafIdentity")
+        if not hasattr(getattr(model, "estimator", None), "apply"):
+            raise InputTypeError(
+                f"`model` must be a SklearnModel of a decision tree (an estimator with apply()), got {model!r}"
+            )
+        self.capabilities = frozenset({LABELS, SCORES, LEAVES})
+
+    def _predict_proba(self, x: np.ndarray) -> np.ndarray:
+        return self.model.predict_proba(x)
+
+    def predict_leaf(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(leaf ids (n,) int64, probabilities (n, k) float32)``; counts ``n`` queries."""
+        x = self.check_x(x)
+        self._count(len(x))
+        leaves = np.asarray(self.model.estimator.apply(x.reshape(len(x), -1))).astype(np.int64)
+        return leaves, self.model.predict_proba(x)
+
+    def __repr__(self) -> str:
+        return f"LeafIdentity({self.model!r})"

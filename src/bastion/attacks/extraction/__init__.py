@@ -9,8 +9,10 @@ from bastion.attacks.extraction.base import ExtractionAttack, ExtractionResult, 
 from bastion.attacks.extraction.equation_solving import EquationSolving
 from bastion.attacks.extraction.jacobian_augmentation import JacobianAugmentation, JacobianResult
 from bastion.attacks.extraction.knockoff import KnockoffNets, pixel_shifts
+from bastion.attacks.extraction.path_finding import DecisionTreePathFinding, TreeBoxes
 
 __all__ = [
+    "DecisionTreePathFinding",
     "EquationSolving",
     "ExtractionAttack",
     "ExtractionResult",
@@ -18,5 +20,6 @@ __all__ = [
     "JacobianResult",
     "KnockoffNets",
     "QueryBudget",
+    "TreeBoxes",
     "pixel_shifts",
 ]

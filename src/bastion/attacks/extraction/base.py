@@ -28,6 +28,7 @@ import numpy as np
 
 from bastion.exceptions import BudgetExceededError, ValidationError
 from bastion.models.base import LABELS, SCORES, BaseModel, require
+from bastion.models.wrappers import LEAVES
 from bastion.validation import check_labels, check_scalar, check_seed
 
 UNIFORM_EVAL_SIZE = 1000
@@ -36,8 +37,8 @@ UNIFORM_EVAL_SIZE = 1000
 class QueryBudget(BaseModel):
     """A black-box view of a Model that never lets more than ``budget`` inputs through.
 
-    It offers the wrapped model's ``"labels"`` and ``"scores"`` (never ``"gradients"``:
-    extraction is black-box) and raises :class:`~bastion.exceptions.BudgetExceededError`
+    It offers the wrapped model's ``"labels"``, ``"scores"`` and ``"leaves"`` (never
+    ``"gradients"``: extraction is black-box) and raises :class:`~bastion.exceptions.BudgetExceededError`
     before forwarding a batch that would take the total over ``budget``.
 
     Args:
@@ -53,7 +54,7 @@ class QueryBudget(BaseModel):
         self.n_classes = model.n_classes
         self.input_shape = tuple(model.input_shape)
         self.clip = tuple(model.clip)
-        self.capabilities = frozenset(model.capabilities) & {LABELS, SCORES}
+        self.capabilities = frozenset(model.capabilities) & {LABELS, SCORES, LEAVES}
 
     @property
     def remaining(self) -> int:
@@ -82,6 +83,11 @@ class QueryBudget(BaseModel):
         """The target's scores, ``(n, k)`` float32; spends ``n`` queries of the budget."""
         require(self, SCORES, "QueryBudget.predict_proba")
         return self.model.predict_proba(self._spend(x))
+
+    def predict_leaf(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The target's leaf identities and scores; spends ``n`` queries of the budget."""
+        require(self, LEAVES, "QueryBudget.predict_leaf")
+        return self.model.predict_leaf(self._spend(x))
 
     def __repr__(self) -> str:
         return f"QueryBudget({self.model!r}, budget={self.budget})"
