@@ -31,7 +31,9 @@ from bastion.validation import check_choice, check_scalar, check_seed
         "outputs; shadow (Shokri et al. 2017) and lira (Carlini et al. 2022, offline) train --n-shadow "
         "models like the target on an attacker's pool: a --pool-fraction of the test split, which is "
         "then left out of the non-members. Give the target's training schedule (--epochs, --lr, "
-        "--batch-size, --weight-decay) so those models imitate it."
+        "--batch-size, --weight-decay) so those models imitate it. They train on half the pool, far fewer "
+        "records than the target saw, so on the command line these two understate the leak; "
+        "benchmarks/membership.py runs them with matched training-set sizes."
     ),
     epilog=(
         "Examples:\n\n"
