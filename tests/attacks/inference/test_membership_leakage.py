@@ -100,3 +100,26 @@ def test_evaluate_membership_refuses_a_non_attack(digits_mlp, digits):
 def test_results_are_seed_independent_for_threshold_attacks(digits_mlp, digits):
     first = LossThreshold().score(digits_mlp, digits.x_test, digits.y_test)
     np.testing.assert_array_equal(first, LossThreshold().score(digits_mlp, digits.x_test, digits.y_test))
+
+
+def test_leakage_trains_reference_models_on_as_many_records_as_members(breast_cancer, breast_cancer_logistic):
+    sizes = []
+    train = train_like(breast_cancer_logistic)
+
+    def train_fn(x, y, seed):
+        sizes.append(len(x))
+        return train(x, y, seed)
+
+    x, y = breast_cancer.x_train, breast_cancer.y_train
+    membership_leakage(
+        breast_cancer_logistic,
+        x[:50],
+        y[:50],
+        x[50:100],
+        y[50:100],
+        methods=("lira",),
+        x_population=breast_cancer.x_test,
+        y_population=breast_cancer.y_test,
+        train_fn=train_fn,
+    )
+    assert set(sizes) == {50}

@@ -65,3 +65,13 @@ def test_label_only_target_is_refused_naming_scores(label_only_model, breast_can
         ShadowModels(train_fn=train_like(label_only_model)).fit(
             label_only_model, breast_cancer.x_test, breast_cancer.y_test
         )
+
+
+def test_same_seed_same_scores(breast_cancer, breast_cancer_logistic):
+    def scores(seed):
+        attack = ShadowModels(train_fn=train_like(breast_cancer_logistic), n_shadow=2, seed=seed, progress=False)
+        attack.fit(breast_cancer_logistic, breast_cancer.x_test, breast_cancer.y_test)
+        return attack.score(breast_cancer_logistic, breast_cancer.x_train, breast_cancer.y_train)
+
+    np.testing.assert_array_equal(scores(0), scores(0))
+    assert not np.array_equal(scores(0), scores(1))
