@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 
+from sklearn.tree import DecisionTreeClassifier
 from tests.cli.conftest import invoke
+
+from bastion.models import SklearnModel, io
 
 
 def test_knockoff_reports_fidelity_within_the_budget(trained_folder, tmp_path):
@@ -68,4 +71,25 @@ def test_equation_solving_on_a_label_only_target_names_scores(trained_folder):
 def test_unknown_method_is_refused(trained_folder):
     result = invoke("attack", "extract", "--model", trained_folder, "--method", "magic")
     assert result.exit_code == 2
-    assert "`--method` must be one of 'knockoff', 'jacobian', 'equation-solving'" in result.output
+    assert "`--method` must be one of 'knockoff', 'jacobian', 'equation-solving', 'path-finding'" in result.output
+
+
+def test_path_finding_extracts_a_saved_tree(breast_cancer, tmp_path):
+    tree = DecisionTreeClassifier(max_depth=4, random_state=0).fit(breast_cancer.x_train, breast_cancer.y_train)
+    folder = io.save(SklearnModel(tree), tmp_path / "tree")
+    result = invoke(
+        "attack",
+        "extract",
+        "--model",
+        folder,
+        "--data",
+        "breast_cancer",
+        "--method",
+        "path-finding",
+        "--budget",
+        "5000",
+        "--trust-type",
+        "sklearn.tree._tree.Tree",
+    )
+    assert result.exit_code == 0, result.output
+    assert "100.00%" in result.output

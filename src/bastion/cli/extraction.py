@@ -10,13 +10,19 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from bastion.attacks.extraction import EquationSolving, JacobianAugmentation, KnockoffNets, pixel_shifts
+from bastion.attacks.extraction import (
+    DecisionTreePathFinding,
+    EquationSolving,
+    JacobianAugmentation,
+    KnockoffNets,
+    pixel_shifts,
+)
 from bastion.cli.app import attack_app
 from bastion.cli.common import check_compatible, console, load_data, load_model, reported_errors
-from bastion.models import LabelOnly, RoundedScores
+from bastion.models import LabelOnly, LeafIdentity, RoundedScores
 from bastion.validation import check_choice, check_scalar, check_seed
 
-METHODS = ("knockoff", "jacobian", "equation-solving")
+METHODS = ("knockoff", "jacobian", "equation-solving", "path-finding")
 
 
 def split_attacker_data(x_test: np.ndarray, y_test: np.ndarray, seed: int) -> tuple[np.ndarray, ...]:
@@ -46,6 +52,8 @@ def build_extraction(
     """The extraction attack ``method`` over the attacker's unlabeled images."""
     method = check_choice(method, "--method", METHODS)
     images = attacker_x.ndim == 4
+    if method == "path-finding":
+        return DecisionTreePathFinding()
     if method == "equation-solving":
         return EquationSolving(**({} if epochs is None else {"epochs": epochs}))
     extra = {} if epochs is None else {"epochs": epochs}
@@ -67,7 +75,8 @@ def build_extraction(
         "Methods: knockoff (Orekondy et al. 2019; a substitute trained on the target's answers), "
         "jacobian (Papernot et al. 2017; a seed set grown by Jacobian augmentation, labels only, plus "
         "the transfer rate of the substitute's FGSM examples), equation-solving (Tramèr et al. 2016; "
-        "exact for logistic regression, needs d + 1 queries and confidences)."
+        "exact for logistic regression, needs d + 1 queries and confidences), path-finding (Tramèr et al. "
+        "2016; a scikit-learn decision tree whose API names the leaf of each answer)."
     ),
     epilog=(
         "Examples:\n\n"
@@ -76,6 +85,8 @@ def build_extraction(
         "  bastion attack extract --model model/ --method jacobian --budget 6400 --seed-size 100\n\n"
         "  bastion attack extract --model lr.skops --data breast_cancer --method equation-solving --budget 31\n\n"
         "  bastion attack extract --model lr.skops --data breast_cancer --method equation-solving --rounding 2\n\n"
+        "  bastion attack extract --model tree.skops --data breast_cancer --method path-finding "
+        "--trust-type sklearn.tree._tree.Tree\n\n"
         "--rounding and --label-only put an output policy in front of the target, as an API would."
     ),
 )
@@ -102,14 +113,24 @@ def extract(
     ] = None,
     label_only: Annotated[bool, typer.Option(help="Let the target answer labels only.")] = False,
     seed: Annotated[int, typer.Option(help="Seeds the data split, the attacker's draws and training.")] = 0,
+    trust_code: Annotated[
+        bool, typer.Option(help="Accept a TorchScript model (it is code; only if you trust it).")
+    ] = False,
+    trust_type: Annotated[
+        list[str] | None,
+        typer.Option(metavar="TYPE", help="A skops type to trust beyond skops' defaults (repeatable)."),
+    ] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the result as JSON to this file.")] = None,
 ) -> None:
     """Steal a saved model through its prediction API and measure how faithful the copy is."""
     with reported_errors():
         seed = check_seed(seed, "--seed")
-        target = load_model(model)
+        target = load_model(model, trust_code=trust_code, trusted=trust_type or ())
         dataset = load_data(data, seed=seed)
         check_compatible(target, dataset, model)
+        if method == "path-finding":
+            # The tree's API names the leaf of each answer (Tramèr et al.'s identity oracle).
+            target = LeafIdentity(target)
         if rounding is not None:
             target = RoundedScores(target, rounding)
         if label_only:
