@@ -11,7 +11,15 @@ import sys
 
 from rich.console import Console
 
-from bastion.cli import evasion, extraction, membership, pate, train  # noqa: F401  (registers the commands)
+from bastion.cli import (  # noqa: F401  (registers the commands)
+    defenses,
+    evasion,
+    extraction,
+    membership,
+    pate,
+    robustness,
+    train,
+)
 from bastion.cli.app import app
 from bastion.exceptions import BastionError
 
