@@ -47,7 +47,7 @@ class RoundedScores(_Forwarding):
     """A Model whose confidences are rounded to ``decimals`` decimal places.
 
     The rounding countermeasure of Tramèr et al., "Stealing Machine Learning Models via
-    Prediction APIs", USENIX Security 2016, Sec. 6.2 (BigML rounds to 5 decimals). Labels are
+    Prediction APIs", USENIX Security 2016, Sec. 6 (BigML rounds to 5 decimals). Labels are
     the wrapped model's, unchanged; rounded rows may not sum exactly to 1.
 
     Args:
@@ -80,8 +80,9 @@ class RoundedScores(_Forwarding):
 class LabelOnly(_Forwarding):
     """A Model that answers class labels only: the strongest output policy short of refusing.
 
-    Tramèr et al. 2016, Sec. 6.1 ("prediction API minimization"): score-based attacks refuse
-    it with a :class:`~bastion.exceptions.CapabilityError` naming ``"scores"``.
+    Tramèr et al. 2016 attack this setting in Sec. 5 (extraction given class labels only) and
+    weigh it as a countermeasure in Sec. 6. Score-based attacks refuse it with a
+    :class:`~bastion.exceptions.CapabilityError` naming ``"scores"``.
 
     Args:
         model: any bastion Model.

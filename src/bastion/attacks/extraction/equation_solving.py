@@ -131,15 +131,15 @@ class EquationSolving(ExtractionAttack):
     Tramèr, Zhang, Juels, Reiter & Ristenpart, "Stealing Machine Learning Models via
     Prediction APIs", USENIX Security 2016, Sec. 4.1:
 
-    - ``architecture="logistic"`` (Sec. 4.1.1, binary and multiclass LR): every answer gives
+    - ``architecture="logistic"`` (Sec. 4.1.1 binary LR, Sec. 4.1.2 multiclass LR): every answer gives
       the log-ratios of the confidences, linear in the model's ``(w, b)``; ``d + 1`` answers
       on a well-conditioned design recover a binary or multinomial logistic regression up to
       float precision (the paper counts ``k (d + 1)`` unknowns; log-ratios need only ``d + 1``
       queries because softmax is invariant to a common shift). Every query of the budget is
       used: more than ``d + 1`` make the least-squares solution robust to rounded answers
-      (the countermeasure of Sec. 6.2).
-    - ``architecture="mlp"`` (Sec. 4.1.2, "equation-solving" for softmax models and MLPs,
-      solved by optimisation in the paper): query ``budget`` inputs uniform in the input box
+      (the rounding countermeasure of Sec. 6).
+    - ``architecture="mlp"`` (Sec. 4.1.2, multilayer perceptrons, whose equations the paper
+      solves by optimisation): query ``budget`` inputs uniform in the input box
       and fit an MLP of the given hidden widths to the confidences (cross-entropy to the soft
       labels). Tramèr et al. report 98.68% agreement at as many queries as unknowns, 99.89%
       at twice as many.

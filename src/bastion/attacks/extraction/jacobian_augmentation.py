@@ -46,9 +46,10 @@ class JacobianAugmentation(ExtractionAttack):
     target's label and ``J_F`` the Jacobian of ``F``'s softmax. Each round doubles the set,
     so ``rounds`` rounds from ``n`` seeds cost ``n · 2^rounds`` label queries (100 seeds,
     6 rounds: 6,400, the paper's MetaMind budget). The step alternates sign every ``tau``
-    rounds (Sec. 5.3, periodic step size). When the budget cannot pay a full round, a random
-    subset of ``S_r`` is augmented (reservoir sampling, Sec. 5.3), so the budget is spent
-    exactly and never exceeded.
+    rounds (the periodic step size of Papernot, McDaniel & Goodfellow, "Transferability in
+    Machine Learning", arXiv:1605.07277, 2016). When the budget cannot pay a full round, only
+    a random subset of ``S_r`` is augmented (as in that paper's reservoir sampling), so the
+    budget is spent exactly and never exceeded.
 
     Transfer (Sec. 5): FGSM examples of budget ``transfer_eps`` crafted on the substitute
     from the evaluation inputs are sent to the target (off the attacker's budget);
@@ -62,7 +63,7 @@ class JacobianAugmentation(ExtractionAttack):
             test images, 10-15 per class).
         rounds: substitute training epochs ``rho`` (augmentation rounds).
         step: the augmentation step ``lambda`` in input units (the paper: 0.1).
-        tau: rounds between sign flips of the step (the paper: 3).
+        tau: rounds between sign flips of the step (Papernot et al. 2016 use 3).
         architecture: the substitute, a zoo name or a callable
             ``(input_shape, n_classes, seed) -> nn.Module``.
         epochs, lr, batch_size: training of the substitute at each round (the paper: 10
@@ -125,7 +126,7 @@ class JacobianAugmentation(ExtractionAttack):
                 epochs=self.epochs,
                 lr=self.lr,
                 batch_size=self.batch_size,
-                seed=seed + round_index,
+                seed=(seed + round_index) % 2**32,
                 progress=False,
             )
             if round_index == self.rounds or target.remaining == 0:

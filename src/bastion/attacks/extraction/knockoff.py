@@ -56,7 +56,7 @@ class KnockoffNets(ExtractionAttack):
     CVPR 2019. The attacker holds an unlabeled ``pool`` (another dataset, noise, or its own
     unlabeled images); it queries the target on up to ``budget`` of them and trains a
     substitute on the answers (Sec. 4.2: cross-entropy to the returned probabilities, or to
-    the labels when the API returns labels only, Sec. 6.2 "top-1").
+    the labels when the API returns labels only, the paper's top-1 setting).
 
     Sampling (Sec. 4.1):
 
@@ -217,7 +217,7 @@ class KnockoffNets(ExtractionAttack):
                     epochs=1,
                     lr=self.lr,
                     batch_size=self.batch_size,
-                    seed=seed + len(chosen),
+                    seed=(seed + len(chosen)) % 2**32,
                     progress=False,
                 )
             bar.update(len(picked))
