@@ -25,6 +25,7 @@ import argparse
 import time
 from pathlib import Path
 
+import art
 import numpy as np
 import torch
 
@@ -49,6 +50,10 @@ SCHEDULES = {
     "regularised": {"epochs": 20, "lr": 1e-2, "batch_size": N_MEMBERS, "weight_decay": 1e-2},
 }
 ATTACKS = ("loss", "confidence", "shadow", "lira")
+# The peer row: ART's label-only baseline (member iff classified correctly; Yeom et al.'s
+# gap-only adversary), whose AUC is its balanced accuracy.
+PEER = "art_rule_label_only"
+ROWS = (*ATTACKS, PEER)
 
 
 def make_attacks(target: TorchModel, schedule: dict, seed: int, n_shadow: int, n_reference: int) -> dict:
@@ -61,13 +66,28 @@ def make_attacks(target: TorchModel, schedule: dict, seed: int, n_shadow: int, n
     }
 
 
+def art_rule_based(target: TorchModel):
+    """ART's MembershipInferenceBlackBoxRuleBased on the same torch module."""
+    from art.attacks.inference.membership_inference import MembershipInferenceBlackBoxRuleBased
+    from art.estimators.classification import PyTorchClassifier
+
+    classifier = PyTorchClassifier(
+        target.module,
+        loss=torch.nn.CrossEntropyLoss(),
+        input_shape=target.input_shape,
+        nb_classes=target.n_classes,
+        clip_values=target.clip,
+    )
+    return MembershipInferenceBlackBoxRuleBased(classifier)
+
+
 def run(seeds: int, n_shadow: int, n_reference: int) -> tuple[dict, dict]:
     data = bastion.load("digits", seed=0)
     x_all = np.concatenate([data.x_train, data.x_test])
     y_all = np.concatenate([data.y_train, data.y_test])
-    scores = {(name, attack): ([], []) for name in SCHEDULES for attack in ATTACKS}
+    scores = {(name, attack): ([], []) for name in SCHEDULES for attack in ROWS}
     accuracy = {name: ([], []) for name in SCHEDULES}
-    seconds = {(name, attack): 0.0 for name in SCHEDULES for attack in ATTACKS}
+    seconds = {(name, attack): 0.0 for name in SCHEDULES for attack in ROWS}
     for seed in range(seeds):
         order = np.random.default_rng(seed).permutation(len(x_all))
         members = order[:N_MEMBERS]
@@ -86,6 +106,11 @@ def run(seeds: int, n_shadow: int, n_reference: int) -> tuple[dict, dict]:
                 scores[name, attack_name][1].append(attack.score(target, x_all[nonmembers], y_all[nonmembers]))
                 seconds[name, attack_name] += time.perf_counter() - started
                 print(f"seed {seed} {name:11s} {attack_name:10s} {time.perf_counter() - started:6.1f}s", flush=True)
+            started = time.perf_counter()
+            peer = art_rule_based(target)
+            scores[name, PEER][0].append(peer.infer(x_all[members], y_all[members]).astype(np.float64))
+            scores[name, PEER][1].append(peer.infer(x_all[nonmembers], y_all[nonmembers]).astype(np.float64))
+            seconds[name, PEER] += time.perf_counter() - started
     results = {
         key: membership_metrics(np.concatenate(inside), np.concatenate(outside), attack=key[1], seconds=seconds[key])
         for key, (inside, outside) in scores.items()
@@ -113,7 +138,9 @@ def markdown(results: dict, accuracy: dict, seeds: int, n_shadow: int, n_referen
         f"train on {N_MEMBERS}-record subsets of the pool with the target's schedule. Balanced accuracy is at "
         "the best threshold in hindsight. Train/test accuracy are means over the splits; the loss gap is the "
         "mean cross-entropy on non-members minus that on members (nats), the generalisation error that Yeom "
-        "et al. bound the loss attack's advantage (2 x balanced accuracy - 1) with.",
+        "et al. bound the loss attack's advantage (2 x balanced accuracy - 1) with. The peer row is ART "
+        f"{art.__version__}'s `MembershipInferenceBlackBoxRuleBased` (label-only: member iff classified "
+        "correctly) on the same module; its one threshold makes its AUC equal its balanced accuracy.",
         "",
         "| target | train acc | test acc | loss gap (nats) | attack | AUC | TPR @ 0.1% FPR | TPR @ 1% FPR |"
         " balanced acc | seconds (fit + score) |",
@@ -121,7 +148,7 @@ def markdown(results: dict, accuracy: dict, seeds: int, n_shadow: int, n_referen
     ]
     for name in SCHEDULES:
         train_accuracy, test_accuracy, loss_gap = accuracy[name]
-        for attack in ATTACKS:
+        for attack in ROWS:
             r: MembershipResult = results[name, attack]
             lines.append(
                 f"| {name} | {train_accuracy:.1%} | {test_accuracy:.1%} | {loss_gap:.3f} | "
