@@ -93,3 +93,12 @@ def test_path_finding_extracts_a_saved_tree(breast_cancer, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert "100.00%" in result.output
+
+
+def test_knockoff_runs_against_an_onnx_file(onnx_file):
+    result = invoke(
+        "attack", "extract", "--model", onnx_file, "--method", "knockoff", "--budget", "150", "--epochs", "3"
+    )
+    assert result.exit_code == 0, result.output
+    assert "OnnxModel" in result.output
+    assert "150 / 150" in result.output
