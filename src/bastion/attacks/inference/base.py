@@ -12,7 +12,7 @@ target model's training set? Every attack here follows one protocol:
 
 :func:`evaluate_membership` runs ``score`` on known members and non-members and measures
 the attack with :class:`MembershipResult`: ROC AUC, the true-positive rate at 0.1% and 1%
-false-positive rate (Carlini et al. 2022, Sec. III-B argue that an attack matters when it
+false-positive rate (Carlini et al. 2022 argue that an attack matters when it
 confidently identifies *some* members, which an average-case AUC hides), balanced accuracy
 and the ROC curve. Metrics are exact: no interpolation, ties counted as half.
 """
@@ -66,8 +66,8 @@ def logit_confidence(log_probs: np.ndarray, y: np.ndarray) -> np.ndarray:
     """The logit-scaled confidence ``phi = log(p_y / (1 - p_y))`` of the true class, ``(n,)``.
 
     Computed as ``log p_y - logsumexp_{j != y} log p_j`` so that it stays finite and exact
-    when ``p_y`` rounds to 1 (Carlini et al. 2022, Sec. IV-B: this scaling makes the
-    confidence of a record over models approximately Gaussian).
+    when ``p_y`` rounds to 1 (Carlini et al. 2022 use this scaling because it makes a
+    record's confidence across models approximately Gaussian).
     """
     rows = np.arange(len(y))
     others = log_probs.copy()

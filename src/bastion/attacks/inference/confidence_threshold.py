@@ -16,7 +16,7 @@ class ConfidenceThreshold(MembershipAttack):
     and Defenses on Machine Learning Models" (NDSS), Sec. V (Adversary 3): the highest
     posterior probability is larger on training records than on unseen ones, so
     thresholding it infers membership without shadow models and without the record's
-    label. Shokri et al. 2017 (Sec. VI-D) observed the same confidence gap.
+    label. Shokri et al. 2017 observed the same confidence gap.
 
     Threat model: black-box access to the target's class probabilities; the label ``y`` is
     validated but not used. The score is the logit-scaled top probability

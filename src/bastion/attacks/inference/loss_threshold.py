@@ -14,9 +14,9 @@ class LossThreshold(MembershipAttack):
 
     Yeom et al. 2018, "Privacy Risk in Machine Learning: Analyzing the Connection to
     Overfitting" (CSF), Sec. 3: a model minimises its loss on its training records, so a
-    record whose loss falls below a threshold is guessed to be a member; Theorem 2 ties the
-    advantage of such an adversary to the generalisation error, and the experiments of
-    Sec. 6 threshold the loss at the expected training loss.
+    record whose loss falls below a threshold is guessed to be a member. For a bounded loss
+    the paper shows the advantage of such an adversary equals the generalisation error over
+    the bound; its experiments (Sec. 6) threshold the loss at the expected training loss.
 
     Threat model: black-box access to the target's class probabilities and the record's
     true label; no data and no training. ``fit`` only validates. The score is minus the
