@@ -4,7 +4,7 @@ Figures (REFERENCES.md, "Model duplication"), reproduced on the embedded data:
 
 - Tramèr et al. 2016: binary LR on breast_cancer from d + 1 = 31 confidence queries, softmax LR
   on digits from k (d + 1) = 650 (and d + 1 = 65); rounding the confidences to 2-5 decimals
-  (Sec. 6.2); an MLP fitted on queried confidences at 0.5x, 1x and 2x its number of unknowns
+  (Sec. 6); an MLP fitted on queried confidences at 0.5x, 1x and 2x its number of unknowns
   (their Table 4 analogue; queries and agreement on inputs uniform in [0, 1]).
 - Tramèr et al. 2016, Sec. 4.2: path finding on scikit-learn trees served with leaf identities.
 - Orekondy et al. 2019: a knockoff of the digits small_cnn (the conftest model: 15 epochs,
@@ -123,7 +123,7 @@ def equation_solving_section() -> str:
             "agreement at 0.5x unknowns, 100% at 1x. Log-ratios make softmax regression linear in "
             "its parameters, so d + 1 queries already suffice here; k (d + 1) makes it least-squares.",
             "",
-            "Rounding the returned confidences (Sec. 6.2, the API's countermeasure); error measured "
+            "Rounding the returned confidences (Sec. 6, the API's countermeasure); error measured "
             "against the unrounded target:",
             "",
             "| target | queries | decimals | agreement (test) | agreement (uniform) | max conf. error (test) |",
