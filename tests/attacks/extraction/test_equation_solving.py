@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bastion.attacks.extraction import EquationSolving
-from bastion.attacks.extraction.equation_solving import solve_log_ratios
+from bastion.attacks.extraction.equation_solving import rounding_step, solve_log_ratios
 from bastion.exceptions import CapabilityError, ValidationError
 from bastion.models import LabelOnly, RoundedScores, TorchModel, zoo
 
@@ -87,3 +87,22 @@ def test_mlp_variant_is_deterministic(breast_cancer, breast_cancer_logistic):
     first, second = (attack.extract(breast_cancer_logistic, budget=60, seed=3) for _ in range(2))
     x = breast_cancer.x_test
     np.testing.assert_array_equal(first.stolen.predict_proba(x), second.stolen.predict_proba(x))
+
+
+def test_the_rounding_step_is_read_from_the_answers(breast_cancer, breast_cancer_logistic):
+    x = breast_cancer.x_test
+    assert rounding_step(RoundedScores(breast_cancer_logistic, 3).predict_proba(x)) == pytest.approx(1e-3)
+    assert rounding_step(breast_cancer_logistic.predict_proba(x)) is None
+
+
+def test_weighting_by_precision_beats_plain_least_squares_on_rounded_answers(digits, digits_logistic):
+    x = digits.x_test[:100]
+    attack_x = np.random.default_rng(0).uniform(size=(650, 1, 8, 8)).astype(np.float32)
+    answers = RoundedScores(digits_logistic, 2).predict_proba(attack_x)
+    errors = []
+    for step in (None, 1e-2):
+        coef, intercept = solve_log_ratios(attack_x, answers, step=step)
+        logits = x.reshape(len(x), -1) @ coef.T + intercept
+        stolen = np.exp(logits - logits.max(axis=1, keepdims=True))
+        errors.append(np.abs(stolen / stolen.sum(axis=1, keepdims=True) - digits_logistic.predict_proba(x)).max())
+    assert errors[1] < errors[0]

@@ -52,7 +52,20 @@ def design_points(model: Any, n: int, rng: np.random.Generator) -> np.ndarray:
     return points
 
 
-def solve_log_ratios(x: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def rounding_step(scores: np.ndarray, max_decimals: int = 6) -> float | None:
+    """The step ``10^-k`` the answers were rounded to, or ``None`` if they look unrounded.
+
+    Every answer of an API that rounds to ``k`` decimals is ``10^-k`` times an integer, stored
+    in float32 (or wider): the smallest such ``k <= max_decimals`` is the API's rounding.
+    """
+    stored = np.asarray(scores, dtype=np.float32)
+    for decimals in range(max_decimals + 1):
+        if np.array_equal(np.round(stored.astype(np.float64), decimals).astype(np.float32), stored):
+            return 10.0**-decimals
+    return None
+
+
+def solve_log_ratios(x: np.ndarray, scores: np.ndarray, *, step: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Solve for a softmax-linear model from its confidences on ``x`` (float64).
 
     Softmax regression satisfies ``log p_j(x) - log p_r(x) = (w_j - w_r) . x + (b_j - b_r)``:
@@ -61,9 +74,15 @@ def solve_log_ratios(x: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.
     equation is dropped when its confidence is 0 (rounded away or underflowed): it carries no
     value. The least-squares solution is exact when the answers are.
 
+    With answers rounded to ``step``, the error of ``log p`` is about ``step / p``: each
+    equation is weighted by the inverse of its error, ``1 / sqrt((step / p_j)^2 + (step /
+    p_r)^2)`` (weighted least squares), so the many small, coarsely rounded confidences do not
+    drown the informative ones.
+
     Args:
         x: queried inputs, ``(n, d)``.
         scores: the answers, ``(n, k)``.
+        step: the rounding step of the answers (``None``: unrounded, equal weights).
 
     Returns:
         ``(coef (k, d), intercept (k,))`` with class 0's row at zero.
@@ -83,20 +102,25 @@ def solve_log_ratios(x: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.
             "0 or 1 (rounded or saturated): the scores carry no equation to solve"
         )
     refs = reference[rows]
+    weights = (
+        np.ones(len(rows))
+        if step is None
+        else 1.0 / np.sqrt((step / scores[rows, classes]) ** 2 + (step / scores[rows, refs]) ** 2)
+    )
     # Unknown block c - 1 holds class c's offsets from class 0 (class 0 is pinned at zero).
     # Each equation touches at most two blocks: a sparse system, solved through its normal
     # equations (the design is well conditioned, so squaring its condition number is harmless).
     entries, columns, row_ids = [], [], []
     for blocks, sign in ((classes, 1.0), (refs, -1.0)):
         keep = blocks > 0
-        entries.append(sign * design[rows[keep]].ravel())
+        entries.append((sign * weights[keep, None] * design[rows[keep]]).ravel())
         columns.append(((blocks[keep, None] - 1) * (d + 1) + np.arange(d + 1)).ravel())
         row_ids.append(np.repeat(np.flatnonzero(keep), d + 1))
     system = sparse.csr_matrix(
         (np.concatenate(entries), (np.concatenate(row_ids), np.concatenate(columns))),
         shape=(len(rows), (k - 1) * (d + 1)),
     )
-    values = log_scores[rows, classes] - log_scores[rows, refs]
+    values = weights * (log_scores[rows, classes] - log_scores[rows, refs])
     gram = (system.T @ system).toarray()
     solution, *_ = linalg.lstsq(gram, system.T @ values, lapack_driver="gelsy")
     solution = solution.reshape(k - 1, d + 1)
@@ -137,7 +161,8 @@ class EquationSolving(ExtractionAttack):
       float precision (the paper counts ``k (d + 1)`` unknowns; log-ratios need only ``d + 1``
       queries because softmax is invariant to a common shift). Every query of the budget is
       used: more than ``d + 1`` make the least-squares solution robust to rounded answers
-      (the rounding countermeasure of Sec. 6).
+      (the rounding countermeasure of Sec. 6), whose rounding step is read from the answers
+      and whose equations are weighted by their precision.
     - ``architecture="mlp"`` (Sec. 4.1.2, multilayer perceptrons, whose equations the paper
       solves by optimisation): query ``budget`` inputs uniform in the input box
       and fit an MLP of the given hidden widths to the confidences (cross-entropy to the soft
@@ -198,7 +223,8 @@ class EquationSolving(ExtractionAttack):
         rng = np.random.default_rng(seed)
         if self.architecture == "logistic":
             x = design_points(target, budget, rng)
-            coef, intercept = solve_log_ratios(x, target.predict_proba(x))
+            scores = target.predict_proba(x)
+            coef, intercept = solve_log_ratios(x, scores, step=rounding_step(scores))
             return logistic_model(coef, intercept, target)
         x = uniform_inputs(target, budget, rng)
         scores = target.predict_proba(x).astype(np.float64)
