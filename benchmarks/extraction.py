@@ -123,8 +123,9 @@ def equation_solving_section() -> str:
             "agreement at 0.5x unknowns, 100% at 1x. Log-ratios make softmax regression linear in "
             "its parameters, so d + 1 queries already suffice here; k (d + 1) makes it least-squares.",
             "",
-            "Rounding the returned confidences (Sec. 6, the API's countermeasure); error measured "
-            "against the unrounded target:",
+            "Rounding the returned confidences (Sec. 6, the API's countermeasure); the attack reads "
+            "the rounding step from the answers and weights each equation by its precision. Error "
+            "measured against the unrounded target:",
             "",
             "| target | queries | decimals | agreement (test) | agreement (uniform) | max conf. error (test) |",
             "| --- | ---: | ---: | ---: | ---: | ---: |",
