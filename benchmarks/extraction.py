@@ -264,6 +264,8 @@ def knockoff_section(target: TorchModel, data: bastion.Dataset, epochs: int) -> 
             "| --- | " + " | ".join("---:" for _ in BUDGETS) + " | ---: |",
             *rows,
             "",
+            "ART's run is not fully seeded: its figures move by about a point between runs.",
+            "",
             "Fidelity against the query budget: ![knockoff fidelity](extraction_knockoff.png)",
         ]
     )
