@@ -7,7 +7,13 @@ Evasion attacks and their evaluation are re-exported here:
 from bastion.attacks.base import EvasionAttack
 from bastion.attacks.evaluation import EvasionResult, evaluate
 from bastion.attacks.evasion import APGD, FGSM, PGD, CarliniWagnerL2, HopSkipJump, SquareAttack
-from bastion.attacks.extraction import EquationSolving, ExtractionResult, JacobianAugmentation, KnockoffNets
+from bastion.attacks.extraction import (
+    DecisionTreePathFinding,
+    EquationSolving,
+    ExtractionResult,
+    JacobianAugmentation,
+    KnockoffNets,
+)
 from bastion.attacks.robustness import AttackRecord, RobustnessFinding, RobustnessResult, robustness
 
 __all__ = [
@@ -16,6 +22,7 @@ __all__ = [
     "PGD",
     "AttackRecord",
     "CarliniWagnerL2",
+    "DecisionTreePathFinding",
     "EquationSolving",
     "EvasionAttack",
     "EvasionResult",
