@@ -183,6 +183,18 @@ def test_label_refuses_delta_outside_the_unit_interval(fitted_pate, split):
             fitted_pate.label(split.x_public, delta=delta)
 
 
+@pytest.mark.parametrize("orders", [[1.0, 2.0], [0.5]])
+def test_label_refuses_renyi_orders_of_at_most_one(fitted_pate, split, orders):
+    with pytest.raises(ValidationError, match="`orders`"):
+        fitted_pate.label(split.x_public, max_queries=10, orders=orders)
+
+
+def test_label_tracks_the_given_renyi_orders(fitted_pate, split):
+    result = fitted_pate.label(split.x_public, max_queries=50, orders=[2.0, 8.0, 32.0], smooth_sensitivity=False)
+    assert result.rdp_order in (2.0, 8.0, 32.0)
+    np.testing.assert_array_equal(result.accountant.orders, [2.0, 8.0, 32.0])
+
+
 def test_labeling_result_serialises_to_json(fitted_pate, split):
     result = fitted_pate.label(split.x_public, max_queries=30)
     data = json.loads(json.dumps(result.to_dict()))

@@ -242,6 +242,7 @@ class PATE:
         delta: float = 1e-5,
         y_public: np.ndarray | None = None,
         smooth_sensitivity: bool = True,
+        orders: Any = None,
     ) -> LabelingResult:
         """Ask the teachers to label the first ``max_queries`` public samples.
 
@@ -256,13 +257,16 @@ class PATE:
             y_public: optional true labels of ``x_public``, only to report ``label_accuracy``.
             smooth_sensitivity: also release epsilon with smooth sensitivity (GNMax and
                 Confident-GNMax; a loop over queries, about a millisecond each).
+            orders: Rényi orders (all > 1) the accountant tracks; ``None``: the authors' grid
+                (:data:`~bastion.defenses.pate.privacy.DEFAULT_ORDERS`).
 
         Returns:
             A :class:`LabelingResult`; also kept as ``labeling_``.
 
         Raises:
             NotFittedError: before :meth:`fit_teachers`.
-            ValidationError: bad inputs, ``max_queries < 1`` or ``delta`` outside (0, 1).
+            ValidationError: bad inputs, ``max_queries < 1``, ``delta`` outside (0, 1) or an
+                order ``<= 1``.
         """
         self._check_fitted()
         x = self._check_public(x_public, "x_public")
@@ -270,11 +274,11 @@ class PATE:
         n_queries = len(x)
         if max_queries is not None:
             n_queries = min(check_scalar(max_queries, "max_queries", kind=int, low=1), len(x))
+        accountant = PrivacyAccountant(orders=orders)
+        baseline = PrivacyAccountant(orders=orders)
         votes = self.votes(x[:n_queries])
         labels = self.aggregator.aggregate(votes, generator=np.random.default_rng(self._noise_seed))
-        accountant = PrivacyAccountant()
         self.aggregator.account(accountant, votes, labels)
-        baseline = PrivacyAccountant()
         self.aggregator.account(baseline, votes, labels, data_independent=True)
         answered = np.flatnonzero(labels != UNANSWERED)
         accuracy = None
