@@ -66,6 +66,17 @@ def test_a_single_class_shard_for_a_sklearn_teacher_raises_a_clear_error(split):
         pate.fit_teachers(split.x_private[:20], split.y_private[:20])
 
 
+def test_torch_teachers_with_more_outputs_than_classes_are_refused(split):
+    trainer = TorchTrainer(functools.partial(zoo.mlp, (1, 8, 8), 12, hidden=()), epochs=1)
+    pate = PATE(trainer, 2, GNMax(1), backend="serial", progress=False)
+    # Labels 0..2 only: teachers with 12 outputs may predict classes the votes cannot count.
+    keep = split.y_private < 3
+    pate.fit_teachers(split.x_private[keep], split.y_private[keep])
+    pate.teachers_[0][-1].bias.data[11] = 1e6
+    with pytest.raises(ValidationError, match="build teachers with that many outputs"):
+        pate.votes(split.x_public)
+
+
 def test_fit_teachers_trains_one_teacher_per_disjoint_shard(fitted_pate, split):
     assert len(fitted_pate.teachers_) == len(fitted_pate.shards_) == 10
     assert len(np.concatenate(fitted_pate.shards_)) == len(np.unique(np.concatenate(fitted_pate.shards_)))

@@ -35,29 +35,29 @@ from bastion.validation import check_inputs, check_labels, check_scalar, check_s
 logger = logging.getLogger(__name__)
 
 
-def partition(labels: np.ndarray, n_parts: int, *, seed: int = 0) -> list[np.ndarray]:
-    """Split sample indices into ``n_parts`` disjoint, stratified, balanced shards.
+def partition(labels: np.ndarray, n_teachers: int, *, seed: int = 0) -> list[np.ndarray]:
+    """Split sample indices into ``n_teachers`` disjoint, stratified, balanced shards.
 
     Indices are shuffled within each class and dealt round-robin across the shards, class
-    after class, so every shard holds ``n // n_parts`` or one more samples and, per class,
+    after class, so every shard holds ``n // n_teachers`` or one more samples and, per class,
     the counts of two shards differ by at most one.
 
     Args:
         labels: ``(n,)`` int class labels.
-        n_parts: number of shards, at most ``n``.
+        n_teachers: number of shards, at most ``n``.
         seed: seed of the shuffle; same seed, same shards.
 
     Returns:
-        ``n_parts`` sorted int64 index arrays whose union is ``range(n)``.
+        ``n_teachers`` sorted int64 index arrays whose union is ``range(n)``.
 
     Raises:
-        ValidationError: ``n_parts`` outside ``[1, n]``.
+        ValidationError: ``n_teachers`` outside ``[1, n]``.
     """
     labels = check_labels(labels, "labels")
-    n_parts = check_scalar(n_parts, "n_teachers", kind=int, low=1)
-    if n_parts > len(labels):
+    n_teachers = check_scalar(n_teachers, "n_teachers", kind=int, low=1)
+    if n_teachers > len(labels):
         raise ValidationError(
-            f"`n_teachers` must be at most the number of private samples ({len(labels)}), got {n_parts}; "
+            f"`n_teachers` must be at most the number of private samples ({len(labels)}), got {n_teachers}; "
             "each teacher needs its own disjoint shard"
         )
     rng = np.random.default_rng(check_seed(seed))
@@ -65,9 +65,9 @@ def partition(labels: np.ndarray, n_parts: int, *, seed: int = 0) -> list[np.nda
     # A stable sort by class keeps the shuffled order within each class.
     order = shuffled[np.argsort(labels[shuffled], kind="stable")]
     owner = np.empty(len(labels), dtype=np.int64)
-    owner[order] = np.arange(len(labels)) % n_parts
+    owner[order] = np.arange(len(labels)) % n_teachers
     by_owner = np.argsort(owner, kind="stable")
-    bounds = np.cumsum(np.bincount(owner, minlength=n_parts))[:-1]
+    bounds = np.cumsum(np.bincount(owner, minlength=n_teachers))[:-1]
     return [shard.astype(np.int64) for shard in np.split(by_owner, bounds)]
 
 
@@ -224,7 +224,13 @@ class PATE:
         """Every teacher's label for every input: ``(n_teachers, n)`` int64."""
         self._check_fitted()
         x = self._check_public(x, "x")
-        return np.stack([predict_labels(teacher, x) for teacher in self.teachers_])
+        predictions = np.stack([predict_labels(teacher, x) for teacher in self.teachers_])
+        if predictions.size and (predictions.min() < 0 or predictions.max() >= self.n_classes_):
+            raise ValidationError(
+                f"a teacher predicted class {int(predictions.max())}, but the private labels have "
+                f"{self.n_classes_} classes (0..{self.n_classes_ - 1}); build teachers with that many outputs"
+            )
+        return predictions
 
     def votes(self, x: np.ndarray) -> np.ndarray:
         """Vote histograms ``(n, n_classes)`` int64: how many teachers predict each class."""
