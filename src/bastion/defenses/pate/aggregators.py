@@ -1,8 +1,11 @@
-"""Noisy aggregation of teacher votes: LNMax, GNMax, Confident-GNMax, Interactive-GNMax.
+"""Noisy aggregation of teacher votes: LNMax, GNMax and Confident-GNMax.
 
 Every aggregator turns a batch of vote histograms ``(n, n_classes)`` into labels ``(n,)``
 (``-1`` where it declines to answer), vectorised over the queries, and knows how to charge a
 :class:`~bastion.defenses.pate.privacy.PrivacyAccountant` for what it released.
+
+Interactive-GNMax (Papernot et al. 2018, Algorithm 2, which also consults the student's own
+predictions) is not implemented.
 """
 
 from __future__ import annotations
