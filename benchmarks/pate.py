@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
 import time
 import warnings
 from dataclasses import dataclass
@@ -184,6 +185,7 @@ def scale_run() -> dict[str, object]:
         functools.partial(zoo.mlp, data.input_shape, data.n_classes, hidden=()), epochs=40, lr=3e-2, batch_size=32
     )
     aggregator = ConfidentGNMax(200, 150, 40)
+    load_before = os.getloadavg()[0]
     timings: dict[str, float] = {}
     fitted = {}
     # The machine is shared: alternate the backends and keep each one's best of REPEATS runs.
@@ -216,6 +218,7 @@ def scale_run() -> dict[str, object]:
         "runs": runs,
         "baseline": float(baseline.score(data.x_test, data.y_test)),
         "sizes": (n_private, len(x_public), len(data.x_test)),
+        "load": (load_before, os.getloadavg()[0]),
     }
 
 
@@ -336,7 +339,9 @@ def render(points, baseline, ensembles, membership, scale) -> str:
         lines += [f"| {name} | {seconds:.1f} |" for name, seconds in timings.items()]
         lines += [
             "",
-            f"Speed-up with 2 processes: {serial / local:.2f}x on a 2-core machine shared with other jobs "
+            f"Speed-up with 2 processes: {serial / local:.2f}x on a {os.cpu_count()}-core machine shared with "
+            f"other jobs (1-minute load average {scale['load'][0]:.1f} before, {scale['load'][1]:.1f} after the "
+            "timings, so the ratio understates an idle machine's) "
             f"(the same teachers either way: identical votes = {scale['identical']}). Mean teacher accuracy "
             f"{scale['teacher_accuracy']:.1%}, noise-free ensemble {scale['ensemble']:.1%}, non-private "
             f"`SVC(C=10)` on 10,000 of the private samples {scale['baseline']:.1%}.",
