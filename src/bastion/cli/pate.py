@@ -113,8 +113,14 @@ def pate(
         x_public, y_public = dataset.x_train[n_private:], dataset.y_train[n_private:]
         shape, k = dataset.input_shape, dataset.n_classes
         backend = SerialBackend() if workers == 1 else LocalBackend(workers)
-        defense = PATE(_learner(teacher, shape, k, probabilities=False), teachers, noise, backend=backend, seed=seed)
-        defense.progress = progress
+        defense = PATE(
+            _learner(teacher, shape, k, probabilities=False),
+            teachers,
+            noise,
+            backend=backend,
+            seed=seed,
+            progress=progress,
+        )
         defense.fit_teachers(x_private, y_private)
         labeling = defense.label(x_public, max_queries=max_queries, delta=delta, y_public=y_public)
         if labeling.n_answered == 0:
