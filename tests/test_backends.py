@@ -72,6 +72,18 @@ def test_get_backend_passes_a_backend_object_through():
     assert isinstance(backend, Backend)
 
 
+class InlineBackend:
+    """A user's own backend: anything with map(fn, jobs, *, progress, description)."""
+
+    def map(self, fn, jobs, *, progress=False, description="jobs"):
+        return [fn(job) for job in jobs]
+
+
+def test_get_backend_accepts_any_object_with_map():
+    backend = InlineBackend()
+    assert get_backend(backend) is backend
+
+
 def test_get_backend_refuses_an_unknown_name():
     with pytest.raises(ValidationError, match="`backend` must be one of"):
         get_backend("threads")

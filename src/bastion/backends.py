@@ -45,8 +45,6 @@ class BackendUnavailableError(BastionError, ImportError):
 class Backend(Protocol):
     """Runs ``fn`` over independent jobs and returns the results in job order."""
 
-    n_workers: int
-
     def map(
         self,
         fn: Callable[[Any], Any],
