@@ -93,11 +93,12 @@ def _init_worker() -> None:
     # Each worker is one of n_workers processes: one math thread each avoids oversubscribing
     # the cores (torch and BLAS otherwise start one thread per core in every process).
     os.environ["OMP_NUM_THREADS"] = "1"
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - torch is a dependency
-        return
+    import torch
+    from threadpoolctl import threadpool_limits
+
     torch.set_num_threads(1)
+    # BLAS pools already loaded (forked workers inherit them) ignore the variable above.
+    threadpool_limits(1)
 
 
 def _check_picklable(fn: Callable[[Any], Any], jobs: Sequence[Any], backend: str) -> None:
