@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.svm import SVC
 
 import bastion.defenses
-from bastion.backends import LocalBackend
+from bastion.backends import BackendUnavailableError, LocalBackend
 from bastion.defenses.pate import PATE, ConfidentGNMax, GNMax, LabelingResult, LNMax, TorchTrainer, partition
 from bastion.exceptions import InputTypeError, NotFittedError, ValidationError
 from bastion.models import SklearnModel, TorchModel, zoo
@@ -288,6 +289,12 @@ def test_a_built_module_as_teacher_factory_is_refused():
 def test_an_unknown_backend_is_refused():
     with pytest.raises(ValidationError, match="`backend` must be one of"):
         PATE(small_teacher(), 5, GNMax(1), backend="gpu")
+
+
+def test_the_ray_backend_without_ray_installed_is_refused_clearly(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(BackendUnavailableError, match="pip install ray"):
+        PATE(small_teacher(), 5, GNMax(1), backend="ray")
 
 
 def test_zero_teachers_are_refused():
