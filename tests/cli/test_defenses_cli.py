@@ -31,6 +31,8 @@ def hardened_folder(tmp_path_factory):
         "0.1",
         "--epochs",
         "2",
+        "--lr-schedule",
+        "cyclic",
         "--no-progress",
         "--out",
         folder,

@@ -10,7 +10,7 @@ from torch.nn import functional
 from bastion.attacks import APGD, PGD, SquareAttack, evaluate, robustness
 from bastion.attacks.base import objective_gradient
 from bastion.defenses import AdversarialTraining, CatastrophicOverfittingWarning, EpochRecord
-from bastion.defenses.adversarial_training import _AscentTarget
+from bastion.defenses.adversarial_training import _AscentTarget, cyclic_factor
 from bastion.exceptions import InputTypeError, ValidationError
 from bastion.models import TorchModel, zoo
 
@@ -144,6 +144,33 @@ def test_trained_model_stays_within_the_eps_threat_model_of_its_attacks(small_di
     assert result.perturbation_linf_max <= 0.1 + 1e-6
 
 
+def test_cyclic_schedule_peaks_at_two_fifths_and_ends_at_zero(small_digits, monkeypatch):
+    assert [round(cyclic_factor(step, 10), 4) for step in range(10)] == [
+        0.25,
+        0.5,
+        0.75,
+        1.0,
+        0.8333,
+        0.6667,
+        0.5,
+        0.3333,
+        0.1667,
+        0.0,
+    ]
+    rates = []
+    original = torch.optim.Adam.step
+
+    def recording(self, *args, **kwargs):
+        rates.append(self.param_groups[0]["lr"])
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", recording)
+    AdversarialTraining(
+        "fgsm_rs", eps=0.1, epochs=5, lr=5e-3, lr_schedule="cyclic", batch_size=128, monitor_size=0, progress=False
+    ).fit(mlp(small_digits), small_digits)
+    assert rates == pytest.approx([5e-3 * cyclic_factor(step, 10) for step in range(10)])
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
@@ -153,6 +180,7 @@ def test_trained_model_stays_within_the_eps_threat_model_of_its_attacks(small_di
         ({"eps": 0.1, "epochs": 0}, "`epochs` must be an int in"),
         ({"eps": 0.1, "beta": -1.0}, "`beta` must be a float in"),
         ({"eps": 0.1, "overfit_drop": 0.0}, "`overfit_drop` must be a float in"),
+        ({"eps": 0.1, "lr_schedule": "cosine"}, "`lr_schedule` must be one of 'constant', 'cyclic', got 'cosine'"),
     ],
 )
 def test_bad_hyperparameters_raise_a_clear_error(kwargs, message):

@@ -32,7 +32,7 @@ def test_distilled_model_falls_to_pgd_on_the_logit_margin(digits, distiller):
 
 def test_robustness_flags_gradient_masking_on_the_distilled_model(digits, distiller):
     result = robustness(
-        distiller.model_, digits.x_test[:100], digits.y_test[:100], eps_grid=[0.2], attacks=SMALL_ENSEMBLE
+        distiller.model_, digits.x_test[:60], digits.y_test[:60], eps_grid=[0.2], attacks=SMALL_ENSEMBLE
     )
     assert result.robust_accuracy[0] < 0.1
     assert result.gradient_masking

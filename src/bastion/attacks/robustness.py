@@ -470,9 +470,8 @@ def plot_robustness(result: RobustnessResult, path: str | Path, *, title: str | 
         axes.set_ylabel("robust accuracy (%)")
         axes.set_ylim(-2, 102)
         axes.grid(alpha=0.3)
-        axes.set_title(
-            title or ("robust accuracy" + (" (gradient masking suspected)" if result.gradient_masking else ""))
-        )
+        suffix = "\n(gradient masking suspected)" if result.gradient_masking else ""
+        axes.set_title((title or "robust accuracy") + suffix)
         figure.tight_layout()
         path.parent.mkdir(parents=True, exist_ok=True)
         figure.savefig(path, dpi=120)

@@ -38,7 +38,7 @@ def _accuracy(model: Any, x, y) -> float:
     epilog=(
         "Examples:\n\n"
         "  bastion defend adversarial-training --data digits --method pgd --eps 0.2 --epochs 30 --out at-pgd/\n\n"
-        "  bastion defend adversarial-training --method fgsm_rs --eps 0.2 --epochs 30 --out at-fast/\n\n"
+        "  bastion defend adversarial-training --method fgsm_rs --lr 5e-3 --lr-schedule cyclic --out at-fast/\n\n"
         "  bastion defend adversarial-training --method trades --beta 6 --eps 0.2 --out at-trades/\n\n"
         "Then: bastion evaluate robustness --model at-pgd/ --data digits --eps 0.05,0.1,0.2"
     ),
@@ -54,7 +54,10 @@ def adversarial_training(
     ] = None,
     beta: Annotated[float, typer.Option(help="TRADES's robustness weight.")] = 6.0,
     epochs: Annotated[int, typer.Option(help="Passes over the training split.")] = 30,
-    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
+    lr: Annotated[float, typer.Option(help="Adam learning rate (the peak one with --lr-schedule cyclic).")] = 1e-3,
+    lr_schedule: Annotated[
+        str, typer.Option(help="constant, or cyclic (0 -> --lr at 2/5 of training -> 0, Wong et al.'s recipe).")
+    ] = "constant",
     batch_size: Annotated[int, typer.Option(help="Samples per optimisation step.")] = 64,
     seed: Annotated[int, typer.Option(help="Seeds the split, the initial weights, shuffling and random starts.")] = 0,
     out: Annotated[Path, typer.Option(help="Folder to save the hardened model in.")] = Path("model-adversarial"),
@@ -72,6 +75,7 @@ def adversarial_training(
             beta=beta,
             epochs=epochs,
             lr=lr,
+            lr_schedule=lr_schedule,
             batch_size=batch_size,
             progress=progress,
             seed=seed,
