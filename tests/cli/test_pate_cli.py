@@ -26,6 +26,7 @@ def test_pate_command_with_confident_gnmax_answers_some_queries():
     result = runner.invoke(app, [*SMALL, *args, "--max-queries", "120"])
     assert result.exit_code == 0, result.output
     assert "ConfidentGNMax(threshold=7" in result.output and "/ 120" in result.output
+    assert "epsilon, realised answers" in result.output
 
 
 def test_pate_command_saves_a_student_that_loads_back(tmp_path):
@@ -54,3 +55,11 @@ def test_pate_command_refuses_a_non_positive_sigma():
     result = runner.invoke(app, [*SMALL, "--aggregator", "gnmax", "--sigma", "0"])
     assert result.exit_code == 2
     assert "`sigma` must be a float in (0, inf]" in result.output
+
+
+def test_pate_command_with_label_spreading_teachers_and_student():
+    args = ["--teacher", "label-spreading", "--label-spreading", "7", "--aggregator", "gnmax", "--sigma", "2"]
+    result = runner.invoke(app, [*SMALL, *args, "--max-queries", "100"])
+    assert result.exit_code == 0, result.output
+    accuracy = float(result.output.split("student accuracy (svc)")[1].split("│")[1].strip().rstrip("%"))
+    assert accuracy > 80

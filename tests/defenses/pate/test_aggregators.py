@@ -109,6 +109,17 @@ def test_confident_gnmax_account_charges_the_answer_only_on_answered_queries():
     assert none.epsilon(1e-5) < every.epsilon(1e-5)
 
 
+def test_confident_gnmax_expected_account_ignores_which_queries_were_answered():
+    votes = random_votes(n=50)
+    aggregator = ConfidentGNMax(30, 10, 3)
+    none, every, direct = PrivacyAccountant(), PrivacyAccountant(), PrivacyAccountant()
+    aggregator.account(none, votes, np.full(50, UNANSWERED), expected=True)
+    aggregator.account(every, votes, votes.argmax(axis=1), expected=True)
+    direct.add_confident_gnmax(votes, 30, 10, 3)
+    np.testing.assert_array_equal(none.rdp, every.rdp)
+    np.testing.assert_array_equal(every.rdp, direct.rdp)
+
+
 def test_data_independent_accounting_costs_more_under_consensus():
     votes = np.tile(np.array([[48, 1, 1]]), (100, 1))
     dependent, independent = PrivacyAccountant(), PrivacyAccountant()

@@ -14,7 +14,16 @@ from sklearn.svm import SVC
 
 import bastion.defenses
 from bastion.backends import BackendUnavailableError, LocalBackend
-from bastion.defenses.pate import PATE, ConfidentGNMax, GNMax, LabelingResult, LNMax, TorchTrainer, partition
+from bastion.defenses.pate import (
+    PATE,
+    ConfidentGNMax,
+    GNMax,
+    LabelingResult,
+    LabelSpreadingClassifier,
+    LNMax,
+    TorchTrainer,
+    partition,
+)
 from bastion.exceptions import InputTypeError, NotFittedError, ValidationError
 from bastion.models import SklearnModel, TorchModel, zoo
 
@@ -181,6 +190,32 @@ def test_gnmax_epsilon_is_released_with_smooth_sensitivity(fitted_pate, split):
     assert fitted_pate.label(split.x_public, max_queries=100, smooth_sensitivity=False).smooth_sensitivity is None
 
 
+def confident_pate(fitted_pate) -> PATE:
+    """The fixture's teachers behind Confident-GNMax(T=7, sigma1=3, sigma2=6)."""
+    pate = PATE(small_teacher(), 10, ConfidentGNMax(7, 3, 6), backend="serial", progress=False)
+    pate.teachers_, pate.shards_ = fitted_pate.teachers_, fitted_pate.shards_
+    pate.n_classes_, pate.input_shape_ = fitted_pate.n_classes_, fitted_pate.input_shape_
+    return pate
+
+
+def test_confident_gnmax_epsilon_is_the_expected_cost_that_smooth_sensitivity_releases(fitted_pate, split):
+    result = confident_pate(fitted_pate).label(split.x_public, max_queries=200)
+    analysis = result.smooth_sensitivity
+    assert result.rdp_order == analysis.order
+    assert result.epsilon == pytest.approx(analysis.epsilon, rel=1e-9)
+
+
+def test_confident_gnmax_reports_the_realized_answers_epsilon_separately(fitted_pate, split):
+    result = confident_pate(fitted_pate).label(split.x_public, max_queries=200, smooth_sensitivity=False)
+    assert 0 < result.n_answered < result.n_queries
+    assert result.epsilon_realized > 0 and result.epsilon_realized != pytest.approx(result.epsilon, rel=1e-6)
+
+
+def test_gnmax_realized_and_expected_epsilons_agree(fitted_pate, split):
+    result = fitted_pate.label(split.x_public, max_queries=100, smooth_sensitivity=False)
+    assert result.epsilon_realized == result.epsilon
+
+
 def test_an_unsound_smooth_sensitivity_analysis_warns_and_releases_nothing(split):
     pate = PATE(small_teacher(), 10, GNMax(1.0), backend="serial", progress=False)
     pate.fit_teachers(split.x_private, split.y_private)
@@ -238,6 +273,29 @@ def test_self_training_adds_confident_pseudo_labels(fitted_pate, split):
     report = fitted_pate.student_report_
     assert report.n_labelled == 150 and 0 < report.n_pseudo_labelled <= len(split.x_public) - 150
     assert accuracy(student, split.x_test, split.y_test) > 0.8
+
+
+def test_label_spreading_student_learns_from_every_public_sample(fitted_pate, split):
+    labeling = fitted_pate.label(split.x_public, max_queries=100, smooth_sensitivity=False)
+    plain = accuracy(fitted_pate.fit_student(SVC(C=10), split.x_public, labeling=labeling), split.x_test, split.y_test)
+    spread = fitted_pate.fit_student(SVC(C=10), split.x_public, labeling=labeling, label_spreading=7)
+    report = fitted_pate.student_report_
+    assert report.n_labelled == 100 and report.n_spread_labelled == len(split.x_public) - 100
+    assert accuracy(spread, split.x_test, split.y_test) > plain + 0.03
+
+
+def test_label_spreading_and_self_training_together_are_refused(fitted_pate, split):
+    with pytest.raises(ValidationError, match="`label_spreading`"):
+        fitted_pate.fit_student(SVC(), split.x_public, max_queries=100, label_spreading=7, self_training_rounds=1)
+
+
+def test_label_spreading_teachers_beat_svm_teachers_on_tiny_shards(split):
+    x_private, y_private = split.x_private[:300], split.y_private[:300]
+    mean_accuracy = {}
+    for name, teacher in (("svc", SVC(C=10)), ("spreading", LabelSpreadingClassifier(split.x_public, 10))):
+        pate = PATE(teacher, 30, GNMax(1), backend="serial", progress=False).fit_teachers(x_private, y_private)
+        mean_accuracy[name] = float(np.mean(pate.teacher_predictions(split.x_test) == split.y_test))
+    assert mean_accuracy["spreading"] > mean_accuracy["svc"] + 0.05
 
 
 def test_torch_teachers_vote_better_than_chance(split):

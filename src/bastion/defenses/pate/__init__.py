@@ -17,7 +17,7 @@ from bastion.defenses.pate.aggregators import (
 from bastion.defenses.pate.pate import PATE, LabelingResult, partition
 from bastion.defenses.pate.privacy import PrivacyAccountant, PrivacySpent, epsilon_from_rdp
 from bastion.defenses.pate.smooth_sensitivity import SmoothSensitivityAnalysis, smooth_sensitivity_analysis
-from bastion.defenses.pate.student import StudentReport, TorchTrainer
+from bastion.defenses.pate.student import LabelSpreadingClassifier, StudentReport, TorchTrainer
 
 __all__ = [
     "AGGREGATORS",
@@ -27,6 +27,7 @@ __all__ = [
     "ConfidentGNMax",
     "GNMax",
     "LNMax",
+    "LabelSpreadingClassifier",
     "LabelingResult",
     "PrivacyAccountant",
     "PrivacySpent",

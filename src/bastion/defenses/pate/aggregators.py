@@ -61,7 +61,13 @@ class Aggregator(ABC):
 
     @abstractmethod
     def account(
-        self, accountant: Any, votes: np.ndarray, labels: np.ndarray, *, data_independent: bool = False
+        self,
+        accountant: Any,
+        votes: np.ndarray,
+        labels: np.ndarray,
+        *,
+        data_independent: bool = False,
+        expected: bool = False,
     ) -> None:
         """Charge ``accountant`` for releasing ``labels`` computed from ``votes``.
 
@@ -71,6 +77,10 @@ class Aggregator(ABC):
             labels: what :meth:`aggregate` released for them (``-1`` = declined).
             data_independent: charge the data-independent bound instead of the
                 data-dependent one (the baseline the papers compare against).
+            expected: charge a step that runs only on answered queries (Confident-GNMax's
+                GNMax step) in expectation, ``Pr[answered]`` times its cost, as the authors
+                accumulate it, instead of in full on the queries ``labels`` answered.
+                Aggregators that answer every query ignore it.
         """
 
     def smooth_sensitivity(
@@ -120,7 +130,13 @@ class LNMax(Aggregator):
         return _noisy_argmax(votes, generator.laplace(scale=1.0 / self.gamma, size=votes.shape))
 
     def account(
-        self, accountant: Any, votes: np.ndarray, labels: np.ndarray, *, data_independent: bool = False
+        self,
+        accountant: Any,
+        votes: np.ndarray,
+        labels: np.ndarray,
+        *,
+        data_independent: bool = False,
+        expected: bool = False,
     ) -> None:
         """Charge every query with the LNMax moments bound (data-dependent by default)."""
         accountant.add_lnmax(votes, self.gamma, data_independent=data_independent)
@@ -154,7 +170,13 @@ class GNMax(Aggregator):
         return _noisy_argmax(votes, generator.normal(scale=self.sigma, size=votes.shape))
 
     def account(
-        self, accountant: Any, votes: np.ndarray, labels: np.ndarray, *, data_independent: bool = False
+        self,
+        accountant: Any,
+        votes: np.ndarray,
+        labels: np.ndarray,
+        *,
+        data_independent: bool = False,
+        expected: bool = False,
     ) -> None:
         """Charge every query with GNMax's RDP (data-dependent by default)."""
         accountant.add_gnmax(votes, self.sigma, data_independent=data_independent)
@@ -173,8 +195,9 @@ class ConfidentGNMax(Aggregator):
     Papernot et al. 2018, "Scalable Private Learning with PATE" (ICLR), Algorithm 1: if
     ``max_j n_j(x) + N(0, sigma_threshold^2) >= threshold`` the query is answered with
     GNMax at ``sigma``, otherwise it is declined (label ``-1``). The threshold check is charged
-    on every query, the GNMax answer only on answered ones (Sec. 4.2). The paper's MNIST
-    setting: 250 teachers, ``threshold=200, sigma_threshold=150, sigma=40``.
+    on every query; the GNMax answer either on the answered ones or, as the authors accumulate
+    it, in expectation (``Pr[answered]`` times its cost, Sec. 4.2 and ``rdp_cumulative.py``).
+    The paper's MNIST setting: 250 teachers, ``threshold=200, sigma_threshold=150, sigma=40``.
 
     Args:
         threshold: the vote count the noisy maximum must reach (``T``).
@@ -204,15 +227,25 @@ class ConfidentGNMax(Aggregator):
         return labels
 
     def account(
-        self, accountant: Any, votes: np.ndarray, labels: np.ndarray, *, data_independent: bool = False
+        self,
+        accountant: Any,
+        votes: np.ndarray,
+        labels: np.ndarray,
+        *,
+        data_independent: bool = False,
+        expected: bool = False,
     ) -> None:
-        """Charge the threshold check on every query and GNMax on the answered ones."""
+        """Charge the threshold check on every query and GNMax on the answered ones.
+
+        With ``expected`` the GNMax step is charged ``Pr[answered]`` times its cost on every
+        query (the authors' accumulation, the cost smooth sensitivity releases).
+        """
         accountant.add_confident_gnmax(
             votes,
             self.threshold,
             self.sigma_threshold,
             self.sigma,
-            answered=np.asarray(labels) != UNANSWERED,
+            answered=None if expected else np.asarray(labels) != UNANSWERED,
             data_independent=data_independent,
         )
 

@@ -81,8 +81,15 @@ class LabelingResult:
         n_queries: queries asked (the first ``n_queries`` rows of ``x_public``).
         n_answered: queries answered (Confident-GNMax declines some).
         delta: the delta of the (epsilon, delta) guarantee.
-        epsilon: data-dependent epsilon (Papernot et al. 2018, Theorem 6); a function of the
-            private votes itself, so not safe to publish as is.
+        epsilon: data-dependent epsilon (Papernot et al. 2018, Theorem 6) as the authors
+            accumulate it: for Confident-GNMax, the threshold cost of every query plus
+            ``Pr[answered]`` times the GNMax cost (``rdp_cumulative.py``), the same cost
+            ``epsilon_smooth_sensitivity`` releases; for GNMax and LNMax, the cost of every
+            answer. A function of the private votes itself, so not safe to publish as is.
+        epsilon_realized: the data-dependent epsilon with Confident-GNMax's GNMax step charged
+            in full on the queries actually answered (equal to ``epsilon`` for GNMax and
+            LNMax); also unpublishable, reported to show how far the realised answers are from
+            their expectation.
         epsilon_data_independent: epsilon of the same answers from the data-independent
             bound (safe to publish, usually much larger).
         epsilon_smooth_sensitivity: the data-dependent epsilon released with smooth
@@ -94,7 +101,7 @@ class LabelingResult:
         label_accuracy: accuracy of the released labels against ``y_public`` when given,
             else ``None``.
         aggregator: the aggregator, as text.
-        accountant: the privacy accountant charged with these answers.
+        accountant: the privacy accountant behind ``epsilon`` (expected cost).
         smooth_sensitivity: the full smooth-sensitivity analysis (order, beta, sensitivity,
             noise), or ``None``.
     """
@@ -105,6 +112,7 @@ class LabelingResult:
     n_answered: int
     delta: float
     epsilon: float
+    epsilon_realized: float
     epsilon_data_independent: float
     epsilon_smooth_sensitivity: float | None
     rdp_order: float
@@ -281,10 +289,12 @@ class PATE:
         if max_queries is not None:
             n_queries = min(check_scalar(max_queries, "max_queries", kind=int, low=1), len(x))
         accountant = PrivacyAccountant(orders=orders)
+        realized = PrivacyAccountant(orders=orders)
         baseline = PrivacyAccountant(orders=orders)
         votes = self.votes(x[:n_queries])
         labels = self.aggregator.aggregate(votes, generator=np.random.default_rng(self._noise_seed))
-        self.aggregator.account(accountant, votes, labels)
+        self.aggregator.account(accountant, votes, labels, expected=True)
+        self.aggregator.account(realized, votes, labels)
         self.aggregator.account(baseline, votes, labels, data_independent=True)
         answered = np.flatnonzero(labels != UNANSWERED)
         accuracy = None
@@ -300,6 +310,7 @@ class PATE:
             n_answered=len(answered),
             delta=delta,
             epsilon=spent.epsilon,
+            epsilon_realized=realized.epsilon(delta),
             epsilon_data_independent=baseline.epsilon(delta),
             epsilon_smooth_sensitivity=None if analysis is None else analysis.release(seed=self._release_seed),
             rdp_order=spent.order,
@@ -327,6 +338,7 @@ class PATE:
         delta: float = 1e-5,
         self_training_rounds: int = 0,
         confidence: float = 0.9,
+        label_spreading: int = 0,
         clip: tuple[float, float] = (0.0, 1.0),
     ) -> BaseModel:
         """Train the student on the answered public queries; return it as a bastion Model.
@@ -342,6 +354,11 @@ class PATE:
                 Papernot et al. 2017 train the student semi-supervised with a GAN; bastion
                 substitutes confidence-thresholded self-training, which costs no privacy.
             confidence: the student's probability a pseudo-label needs to be kept, in (0, 1].
+            label_spreading: neighbours ``k`` of label spreading (0: off). With ``k > 0`` the
+                answered labels are spread over all of ``x_public`` along its kNN graph
+                (Zhou et al. 2004; :func:`~bastion.defenses.pate.student.spread_labels`) and
+                the student learns from every public sample: the semi-supervised use of the
+                public pool, at no privacy cost. Excludes ``self_training_rounds``.
             clip: the valid input range of the returned model.
 
         Returns:
@@ -358,6 +375,12 @@ class PATE:
         x = self._check_public(x_public, "x_public")
         rounds = check_scalar(self_training_rounds, "self_training_rounds", kind=int, low=0)
         confidence = check_scalar(confidence, "confidence", low=0, high=1, include_low=False)
+        spreading = check_scalar(label_spreading, "label_spreading", kind=int, low=0)
+        if spreading and rounds:
+            raise ValidationError(
+                f"`label_spreading` ({spreading}) labels the whole public pool, leaving nothing to self-train on; "
+                f"set self_training_rounds=0 (got {rounds}) or label_spreading=0"
+            )
         if labeling is None:
             labeling = self.label(x, max_queries=max_queries, delta=delta)
         elif not isinstance(labeling, LabelingResult):
@@ -386,6 +409,7 @@ class PATE:
             seed=self._student_seed,
             clip=clip,
             progress=self.progress,
+            label_spreading=spreading,
         )
         self.student_: BaseModel = student
         self.student_report_: StudentReport = report

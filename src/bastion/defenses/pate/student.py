@@ -9,20 +9,106 @@ Fitting functions here are top-level so the process and Ray backends can ship th
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.semi_supervised import LabelSpreading
 from torch import nn
 
 from bastion.exceptions import InputTypeError, ValidationError
 from bastion.models import SklearnModel, TorchModel
 from bastion.models import fit as fit_module
 from bastion.models.base import BaseModel
-from bastion.validation import check_scalar
+from bastion.validation import check_inputs, check_scalar
+
+SPREADING_ALPHA = 0.2
+
+
+def _label_spreading(inputs: np.ndarray, targets: np.ndarray, n_neighbors: int, max_iter: int) -> LabelSpreading:
+    """Fit scikit-learn's ``LabelSpreading``; rows no label reaches get uniform scores.
+
+    An input whose kNN component holds no labelled input ends with all-zero label scores
+    (NaN once scikit-learn normalises them, with a RuntimeWarning), which argmax reads as the
+    first class; uniform scores instead say "no information" and bias no class.
+    """
+    spreading = LabelSpreading(
+        kernel="knn", n_neighbors=min(n_neighbors, len(inputs) - 1), alpha=SPREADING_ALPHA, max_iter=max_iter
+    )
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "invalid value encountered in divide", RuntimeWarning)
+        spreading.fit(inputs, targets)
+    scores = spreading.label_distributions_
+    unreached = ~np.all(np.isfinite(scores), axis=1) | (np.nan_to_num(scores).sum(axis=1) <= 0)
+    scores[unreached] = 1.0 / scores.shape[1]
+    spreading.unreached_ = unreached
+    return spreading
+
+
+def spread_labels(
+    x_labelled: np.ndarray, y_labelled: np.ndarray, x_unlabelled: np.ndarray, *, n_neighbors: int
+) -> np.ndarray:
+    """Labels of ``concat(x_labelled, x_unlabelled)`` by label spreading over a kNN graph.
+
+    Zhou, Bousquet, Lal, Weston, Schölkopf 2004, "Learning with Local and Global Consistency"
+    (NIPS), with scikit-learn's ``LabelSpreading`` (``kernel="knn"``, clamping ``alpha=0.2``):
+    the given labels diffuse along the nearest-neighbour graph of all the inputs, and every
+    input, labelled ones included, gets the class its diffused scores favour; ``-1`` for an
+    input whose graph component holds no label. Deterministic.
+    """
+    inputs = np.concatenate([x_labelled, x_unlabelled]).reshape(len(x_labelled) + len(x_unlabelled), -1)
+    targets = np.concatenate([y_labelled, np.full(len(x_unlabelled), -1, dtype=np.int64)])
+    spreading = _label_spreading(inputs, targets, n_neighbors, max_iter=200)
+    labels = np.asarray(spreading.transduction_).astype(np.int64)
+    labels[spreading.unreached_] = -1
+    return labels
+
+
+class LabelSpreadingClassifier(ClassifierMixin, BaseEstimator):
+    """A scikit-learn classifier that learns from a few labels plus fixed unlabelled inputs.
+
+    ``fit(x, y)`` runs label spreading (Zhou et al. 2004; scikit-learn's ``LabelSpreading``
+    with a kNN kernel) over ``x`` and ``x_unlabelled`` together; ``predict`` labels new inputs
+    from their neighbours in that graph. As a PATE teacher, ``x_unlabelled`` is the *public*
+    pool: each teacher still sees only its own private shard, so one private sample still
+    changes one teacher's vote and the privacy analysis is unchanged, while the public
+    inputs let a teacher with one or two labelled images per class generalise (on digits, 100
+    teachers of 10 images: mean teacher accuracy about 0.77 instead of 0.62 for an RBF SVM).
+
+    Args:
+        x_unlabelled: public inputs ``(m, ...)``, flattened to ``(m, d)``.
+        n_neighbors: neighbours of the kNN graph.
+
+    Raises:
+        ValidationError: bad ``x_unlabelled`` or ``n_neighbors < 1`` (at ``fit``).
+    """
+
+    def __init__(self, x_unlabelled: np.ndarray | None = None, n_neighbors: int = 10) -> None:
+        self.x_unlabelled = x_unlabelled
+        self.n_neighbors = n_neighbors
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> LabelSpreadingClassifier:
+        """Spread ``y`` over ``x`` and the unlabelled inputs; return ``self``."""
+        unlabelled = check_inputs(self.x_unlabelled, "x_unlabelled")
+        n_neighbors = check_scalar(self.n_neighbors, "n_neighbors", kind=int, low=1)
+        x = np.asarray(x).reshape(len(x), -1)
+        inputs = np.concatenate([x, unlabelled.reshape(len(unlabelled), -1).astype(x.dtype)])
+        targets = np.concatenate([np.asarray(y, dtype=np.int64), np.full(len(unlabelled), -1, dtype=np.int64)])
+        self.model_ = _label_spreading(inputs, targets, n_neighbors, max_iter=100)
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Class labels ``(n,)`` of ``x`` from its neighbours in the fitted graph."""
+        return self.model_.predict(np.asarray(x).reshape(len(x), -1))
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """Normalised label-spreading scores ``(n, n_classes)``."""
+        return self.model_.predict_proba(np.asarray(x).reshape(len(x), -1))
 
 
 @dataclass(frozen=True)
@@ -167,12 +253,16 @@ class StudentReport:
         n_pseudo_labelled: unlabelled public samples added by self-training in the last round.
         self_training_rounds: rounds of self-training run.
         confidence: the probability a pseudo-label needed to be kept.
+        label_spreading_neighbors: neighbours of the label-spreading graph (0: not used).
+        n_spread_labelled: unlabelled public samples labelled by label spreading.
     """
 
     n_labelled: int
     n_pseudo_labelled: int
     self_training_rounds: int
     confidence: float
+    label_spreading_neighbors: int = 0
+    n_spread_labelled: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -192,8 +282,15 @@ def train_student(
     seed: int,
     clip: tuple[float, float] = (0.0, 1.0),
     progress: bool = False,
+    label_spreading: int = 0,
 ) -> tuple[BaseModel, StudentReport]:
     """Train the student on the labelled queries, then self-train on the unlabelled rest.
+
+    With ``label_spreading = k > 0`` the labelled queries are first spread over the whole
+    public pool along its k-nearest-neighbour graph (:func:`spread_labels`, Zhou et al.
+    2004), and the student learns from every public sample with its spread label, the
+    semi-supervised use of the unlabelled public data Papernot et al. 2017 (Sec. 3.1) make
+    with a GAN. Also post-processing: it costs no privacy.
 
     Self-training (pseudo-labelling) stands in for the semi-supervised GAN of Papernot et al.
     2017 (Sec. 3.1): each round, the current student labels the unlabelled public samples, the
@@ -214,6 +311,12 @@ def train_student(
                 f"the answered queries must cover every class for a scikit-learn student, but classes "
                 f"{missing} have no answered query; ask more queries (max_queries) or lower the threshold"
             )
+    n_spread = 0
+    if label_spreading > 0 and len(x_unlabelled):
+        spread = spread_labels(x_labelled, y_labelled, x_unlabelled, n_neighbors=label_spreading)
+        reached = spread >= 0
+        x_labelled, y_labelled = np.concatenate([x_labelled, x_unlabelled])[reached], spread[reached]
+        n_spread, x_unlabelled = int(reached[-len(x_unlabelled) :].sum()), x_unlabelled[:0]
     fitted = fit_learner(learner, x_labelled, y_labelled, seed, progress)
     n_pseudo = 0
     for _ in range(rounds):
@@ -226,7 +329,12 @@ def train_student(
         y_train = np.concatenate([y_labelled, labels[keep]])
         fitted = fit_learner(learner, x_train, y_train, seed, progress)
     report = StudentReport(
-        n_labelled=len(y_labelled), n_pseudo_labelled=n_pseudo, self_training_rounds=rounds, confidence=confidence
+        n_labelled=len(y_labelled) - n_spread,
+        n_pseudo_labelled=n_pseudo,
+        self_training_rounds=rounds,
+        confidence=confidence,
+        label_spreading_neighbors=label_spreading,
+        n_spread_labelled=n_spread,
     )
     if isinstance(fitted, nn.Module):
         return TorchModel(fitted, input_shape=input_shape, n_classes=n_classes, clip=clip), report
@@ -234,6 +342,7 @@ def train_student(
 
 
 __all__ = [
+    "LabelSpreadingClassifier",
     "StudentReport",
     "TorchTrainer",
     "as_learner",
@@ -242,5 +351,6 @@ __all__ = [
     "is_sklearn",
     "predict_confidence",
     "predict_labels",
+    "spread_labels",
     "train_student",
 ]
