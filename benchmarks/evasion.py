@@ -6,7 +6,7 @@ three libraries (L-inf eps 0.1, PGD random start on); each time is the median of
 runs. The floor is the cost no gradient attack can beat: ``steps`` bare forward and
 backward passes of the same module on the same batch.
 
-Run: ``python -m benchmarks.evasion`` (about 10 minutes on one core; ``--repeats`` sets the
+Run: ``python -m benchmarks.evasion`` (about 15 minutes on one core; ``--repeats`` sets the
 runs per timing). Writes the ``evasion`` section of docs/benchmarks.md.
 """
 
@@ -361,7 +361,7 @@ def notes(by) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3, help="runs per timing (median)")
+    parser.add_argument("--repeats", type=int, default=5, help="runs per timing (median)")
     parser.add_argument("--slow-repeats", type=int, default=1, help="runs per timing for C&W and Square")
     parser.add_argument("--art-cw-samples", type=int, default=45, help="images ART's slow C&W runs on")
     parser.add_argument("--no-write", action="store_true", help="print the section instead of writing it")
