@@ -24,16 +24,27 @@ from sklearn.svm import SVC
 import bastion
 from bastion.backends import LocalBackend, SerialBackend
 from bastion.data import synthetic_classification
-from bastion.defenses.pate import PATE, Aggregator, ConfidentGNMax, GNMax, LNMax, TorchTrainer
+from bastion.defenses.pate import (
+    PATE,
+    Aggregator,
+    ConfidentGNMax,
+    GNMax,
+    LabelSpreadingClassifier,
+    LNMax,
+    TorchTrainer,
+)
 from bastion.models import TorchModel, fit, zoo
 from benchmarks.report import machine, write_section
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 PLOT = DOCS / "pate_privacy_utility.png"
 DELTA = 1e-5
-N_PRIVATE = 1000
-QUERIES = (50, 100, 150, 200, 250, 300, 347)
+N_PRIVATE = 800
+QUERIES = (100, 150, 200, 250, 300, 350, 400, 450, 500, 547)
 EPSILON_TARGET = 5.0
+EPSILON_SHOWN = 12.0
+SPREADING_NEIGHBORS = 7
+SEEDS = (0, 1, 2)
 REPEATS = 2
 
 
@@ -45,9 +56,11 @@ class Point:
     answered: int
     label_accuracy: float
     epsilon: float
+    epsilon_realized: float
     epsilon_ss: float | None
     epsilon_independent: float
     student_accuracy: float
+    spread_accuracy: float
 
 
 def accuracy(model, x: np.ndarray, y: np.ndarray) -> float:
@@ -61,74 +74,132 @@ def _fmt(value: float | None, digits: int = 2) -> str:
 # --------------------------------------------------------------------------- digits curve
 
 
+def _teacher(kind: str, x_public: np.ndarray):
+    return SVC(C=10) if kind == "SVM" else LabelSpreadingClassifier(x_public, 10)
+
+
+def _point(pate: PATE, setting: str, data: bastion.Dataset, n_private: int, queries: int) -> Point | None:
+    x_public, y_public = data.x_train[n_private:], data.y_train[n_private:]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        labeling = pate.label(x_public, max_queries=queries, delta=DELTA, y_public=y_public)
+    if labeling.n_answered == 0 or len(np.unique(labeling.labels)) < data.n_classes:
+        return None
+    plain = pate.fit_student(SVC(C=10), x_public, labeling=labeling)
+    spread = pate.fit_student(SVC(C=10), x_public, labeling=labeling, label_spreading=SPREADING_NEIGHBORS)
+    return Point(
+        setting=setting,
+        n_teachers=pate.n_teachers,
+        queries=labeling.n_queries,
+        answered=labeling.n_answered,
+        label_accuracy=labeling.label_accuracy,
+        epsilon=labeling.epsilon,
+        epsilon_realized=labeling.epsilon_realized,
+        epsilon_ss=labeling.epsilon_smooth_sensitivity,
+        epsilon_independent=labeling.epsilon_data_independent,
+        student_accuracy=accuracy(plain, data.x_test, data.y_test),
+        spread_accuracy=accuracy(spread, data.x_test, data.y_test),
+    )
+
+
+SETTINGS: list[tuple[str, int, Aggregator]] = [
+    ("SVM", 80, ConfidentGNMax(50, 30, 10)),
+    ("SVM", 100, GNMax(10)),
+    ("label-spreading", 80, ConfidentGNMax(50, 30, 10)),
+    ("label-spreading", 100, ConfidentGNMax(60, 100 / 3, 10)),
+    ("label-spreading", 100, GNMax(15)),
+    ("label-spreading", 100, LNMax(0.1)),
+]
+
+
 def digits_curve(data: bastion.Dataset) -> tuple[list[Point], dict[str, float], dict[str, float]]:
     x_private, y_private = data.x_train[:N_PRIVATE], data.y_train[:N_PRIVATE]
-    x_public, y_public = data.x_train[N_PRIVATE:], data.y_train[N_PRIVATE:]
+    x_public = data.x_train[N_PRIVATE:]
     flat = x_private.reshape(len(x_private), -1)
     baseline = {
         "SVC(C=10)": SVC(C=10).fit(flat, y_private).score(data.x_test.reshape(len(data.x_test), -1), data.y_test)
     }
-    settings: list[tuple[int, Aggregator]] = [
-        (25, GNMax(2.5)),
-        (50, GNMax(5)),
-        (50, ConfidentGNMax(30, 50 / 3, 5)),
-        (50, LNMax(0.2)),
-        (100, GNMax(10)),
-        (100, ConfidentGNMax(60, 100 / 3, 10)),
-        (100, ConfidentGNMax(50, 30, 10)),
-    ]
     points: list[Point] = []
     ensembles: dict[str, float] = {}
-    fitted: dict[int, PATE] = {}
-    for n_teachers, aggregator in settings:
-        if n_teachers not in fitted:
-            fitted[n_teachers] = PATE(SVC(C=10), n_teachers, aggregator, backend="serial", progress=False).fit_teachers(
-                x_private, y_private
+    fitted: dict[tuple[str, int], PATE] = {}
+    for kind, n_teachers, aggregator in SETTINGS:
+        key = (kind, n_teachers)
+        if key not in fitted:
+            fitted[key] = PATE(
+                _teacher(kind, x_public), n_teachers, aggregator, backend="serial", progress=False
+            ).fit_teachers(x_private, y_private)
+            teachers = fitted[key]
+            ensembles[f"{n_teachers} {kind} teachers"] = (
+                float(np.mean(teachers.teacher_predictions(data.x_test) == data.y_test)),
+                float(np.mean(teachers.votes(data.x_test).argmax(axis=1) == data.y_test)),
             )
-            votes = fitted[n_teachers].votes(data.x_test)
-            ensembles[f"{n_teachers} teachers"] = float(np.mean(votes.argmax(axis=1) == data.y_test))
-        pate = fitted[n_teachers]
+        pate = fitted[key]
         pate.aggregator = aggregator
         for queries in QUERIES:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                labeling = pate.label(x_public, max_queries=queries, delta=DELTA, y_public=y_public)
-            if labeling.n_answered == 0 or len(np.unique(labeling.labels)) < data.n_classes:
-                continue
-            student = pate.fit_student(SVC(C=10), x_public, labeling=labeling)
-            points.append(
-                Point(
-                    setting=f"{n_teachers} teachers, {aggregator!r}",
-                    n_teachers=n_teachers,
-                    queries=labeling.n_queries,
-                    answered=labeling.n_answered,
-                    label_accuracy=labeling.label_accuracy,
-                    epsilon=labeling.epsilon,
-                    epsilon_ss=labeling.epsilon_smooth_sensitivity,
-                    epsilon_independent=labeling.epsilon_data_independent,
-                    student_accuracy=accuracy(student, data.x_test, data.y_test),
-                )
-            )
+            point = _point(pate, f"{n_teachers} {kind} teachers, {aggregator!r}", data, N_PRIVATE, queries)
+            if point is not None:
+                points.append(point)
+                print(point, flush=True)
+                if point.epsilon > EPSILON_SHOWN:
+                    break
     return points, baseline, ensembles
+
+
+def best_point(points: list[Point]) -> tuple[Point, bool] | None:
+    """The best student at data-dependent epsilon <= the target: (point, with label spreading)."""
+    within = [p for p in points if p.epsilon <= EPSILON_TARGET]
+    if not within:
+        return None
+    best = max(within, key=lambda p: max(p.student_accuracy, p.spread_accuracy))
+    return best, best.spread_accuracy >= best.student_accuracy
+
+
+def seed_check(data: bastion.Dataset, best: Point, spreading: bool) -> dict[int, list[Point]]:
+    """The best setting with PATE seeds 0, 1, 2 (other shards, teachers, noise), on two splits.
+
+    Each run spends the budget: it asks the largest query count of ``QUERIES`` whose
+    data-dependent epsilon stays within the target, whatever the test accuracy.
+    """
+    kind, n_teachers, aggregator = next((k, n, a) for k, n, a in SETTINGS if best.setting == f"{n} {k} teachers, {a!r}")
+    runs: dict[int, list[Point]] = {}
+    for n_private in (N_PRIVATE, 1000):
+        x_private, y_private = data.x_train[:n_private], data.y_train[:n_private]
+        x_public = data.x_train[n_private:]
+        for seed in SEEDS:
+            pate = PATE(
+                _teacher(kind, x_public), n_teachers, aggregator, backend="serial", seed=seed, progress=False
+            ).fit_teachers(x_private, y_private)
+            affordable = [
+                q
+                for q in (*(q for q in QUERIES if q < len(x_public)), len(x_public))
+                if pate.label(x_public, max_queries=q, delta=DELTA, smooth_sensitivity=False).epsilon <= EPSILON_TARGET
+            ]
+            point = _point(pate, best.setting, data, n_private, max(affordable)) if affordable else None
+            if point is not None:
+                runs.setdefault(n_private, []).append(point)
+    return runs
 
 
 def plot_curve(points: list[Point], baseline: float) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axis = plt.subplots(figsize=(7.5, 4.8))
+    figure, axis = plt.subplots(figsize=(8, 5))
     for setting in dict.fromkeys(p.setting for p in points):
         curve = [p for p in points if p.setting == setting]
-        axis.plot([p.epsilon for p in curve], [p.student_accuracy for p in curve], marker="o", label=setting)
+        eps = [p.epsilon for p in curve]
+        (line,) = axis.plot(eps, [p.spread_accuracy for p in curve], marker="o", label=f"{setting}, label spreading")
+        axis.plot(eps, [p.student_accuracy for p in curve], marker=".", linestyle=":", color=line.get_color())
     axis.axhline(baseline, color="black", linestyle="--", label=f"non-private SVC ({baseline:.1%})")
     axis.axhline(baseline - 0.05, color="grey", linestyle=":", label="non-private - 5 points")
     axis.axvline(EPSILON_TARGET, color="grey", linestyle="-.", linewidth=0.8)
-    axis.set_xlabel(f"data-dependent epsilon (delta = {DELTA:g})")
-    axis.set_ylabel("student test accuracy")
-    axis.set_title("PATE on digits: 1,000 private / 347 public / 450 test")
-    axis.set_xlim(0, 25)
+    axis.set_xlabel(f"data-dependent epsilon, expected cost (delta = {DELTA:g})")
+    axis.set_ylabel("student test accuracy (dotted: answered queries only)")
+    axis.set_title(f"PATE on digits: {N_PRIVATE:,} private / {1347 - N_PRIVATE} public / 450 test")
+    axis.set_xlim(0, EPSILON_SHOWN + 2)
+    axis.set_ylim(0.7, 1.0)
     axis.grid(alpha=0.3)
-    axis.legend(fontsize=7, loc="lower right")
+    axis.legend(fontsize=6, loc="lower right")
     figure.tight_layout()
     figure.savefig(PLOT, dpi=120)
     plt.close(figure)
@@ -258,8 +329,9 @@ accuracy than 98.5% at the same epsilon. On 16 cores the teachers take minutes w
 `backend="local"`; `backend="ray"` spreads them over a Ray cluster."""
 
 
-def render(points, baseline, ensembles, membership, scale) -> str:
+def render(points, baseline, ensembles, seeds, membership, scale) -> str:
     base = baseline["SVC(C=10)"]
+    n_public = 1347 - N_PRIVATE
     lines = [
         "## PATE: private aggregation of teacher ensembles",
         "",
@@ -269,41 +341,105 @@ def render(points, baseline, ensembles, membership, scale) -> str:
         "",
         "Split (scikit-learn digits, `bastion.load('digits', seed=0)`, 1,347 train / 450 test): "
         f"**private** = the first {N_PRIVATE:,} training images (the teachers' data, split into disjoint "
-        "stratified shards), **public** = the other 347 training images (the student asks about the "
-        "first `queries` of them, in order), **test** = the 450 test images. Teachers and student are "
-        "RBF SVMs (`SVC(C=10)`); the non-private baseline is the same SVM trained on the private data: "
-        f"**{base:.1%}**. Noise-free teacher ensembles: "
-        + ", ".join(f"{name} {value:.1%}" for name, value in ensembles.items())
-        + ". Epsilon at delta 1e-5: data-dependent (Papernot et al. 2018, Thm. 6; not publishable as "
-        "is), released with smooth sensitivity (Sec. 4.3, App. C: expected value plus noise, "
-        "publishable; LNMax has no such analysis), and data-independent.",
+        f"stratified shards), **public** = the other {n_public} training images (the student asks about the "
+        "first `queries` of them, in order; all of them are its unlabelled pool), **test** = the 450 test "
+        "images, used for nothing but the accuracies below. The public pool is larger than the 347 of a "
+        "1,000-image private set because the student's accuracy is limited by how many public images it "
+        "learns from (see the seed check below for the 1,000 / 347 split).",
+        "",
+        "Teachers: RBF SVMs (`SVC(C=10)`) on their shard, or `LabelSpreadingClassifier(x_public, 10)`: label "
+        "spreading (Zhou et al. 2004, kNN graph) from the shard's labels over the shard plus the *unlabelled* "
+        "public images. A private image still reaches one teacher only, so the privacy analysis is "
+        "unchanged; the public images let a teacher with one or two labelled images per class generalise. "
+        'Student: `SVC(C=10)` trained on the answered queries ("student acc.") or, with '
+        f"`fit_student(..., label_spreading={SPREADING_NEIGHBORS})`, on every public image with the answered "
+        'labels spread over the public kNN graph ("+ spreading"; post-processing, no privacy cost; '
+        "the semi-supervised use of the public data of Papernot et al. 2017, Sec. 3.1, with label "
+        "spreading in place of their GAN). Non-private baseline: the same `SVC(C=10)` trained on the "
+        f"{N_PRIVATE:,} private images: **{base:.1%}**. Teachers (mean accuracy / noise-free ensemble): "
+        + ", ".join(f"{name} {mean:.1%} / {vote:.1%}" for name, (mean, vote) in ensembles.items())
+        + ".",
+        "",
+        "Epsilon at delta 1e-5: data-dependent (Papernot et al. 2018, Thm. 6; not publishable as is) as the "
+        "authors accumulate it, the threshold cost plus Pr[answered] times the GNMax cost (`LabelingResult."
+        "epsilon`); the same charged on the queries actually answered (`epsilon_realized`); released with "
+        "smooth sensitivity (Sec. 4.3, App. C: the expected-cost epsilon plus the release's cost and noise, "
+        "publishable; LNMax has no such analysis); and data-independent. A curve stops after its first point "
+        f"above epsilon {EPSILON_SHOWN:g}.",
         "",
         f"![privacy-utility curve]({PLOT.name})",
         "",
-        "| setting | queries | answered | label acc. | eps (data-dep.) | eps (smooth sens.) | eps (data-indep.) "
-        "| student acc. |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| setting | queries | answered | label acc. | eps (data-dep.) | eps (realised) | eps (smooth sens.) "
+        "| eps (data-indep.) | student acc. | + spreading |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for p in points:
         lines.append(
             f"| {p.setting} | {p.queries} | {p.answered} | {p.label_accuracy:.1%} | {p.epsilon:.2f} | "
-            f"{_fmt(p.epsilon_ss)} | {p.epsilon_independent:.2f} | {p.student_accuracy:.1%} |"
+            f"{p.epsilon_realized:.2f} | {_fmt(p.epsilon_ss)} | {p.epsilon_independent:.2f} | "
+            f"{p.student_accuracy:.1%} | {p.spread_accuracy:.1%} |"
         )
-    within = [p for p in points if p.epsilon <= EPSILON_TARGET]
-    best = max(within, key=lambda p: p.student_accuracy) if within else None
-    lines.append("")
-    if best is not None:
-        gap = (base - best.student_accuracy) * 100
-        verdict = "meets" if gap <= 5 else "misses"
-        lines.append(
-            f"Best student at data-dependent epsilon <= {EPSILON_TARGET:g}: **{best.student_accuracy:.1%}** "
+    chosen = best_point(points)
+    if chosen is not None:
+        best, spreading = chosen
+        student = "with label spreading" if spreading else "on the answered queries"
+        value = best.spread_accuracy if spreading else best.student_accuracy
+        lines += [
+            "",
+            f"Best student at data-dependent epsilon <= {EPSILON_TARGET:g} (seed 0): **{value:.1%}** "
             f"({best.setting}, {best.queries} queries, {best.answered} answered, epsilon {best.epsilon:.2f}, "
-            f"{_fmt(best.epsilon_ss)} with smooth sensitivity), {gap:.1f} points below the non-private model: "
-            f"this {verdict} the 5-point target. The public pool is the limit: 347 images, of which a few "
-            "hundred get labelled at epsilon <= 5, and the same SVM trained on 200 *clean* labels already "
-            "reaches only about 95.5%. Self-training on the unlabelled rest (`self_training_rounds`) did "
-            "not help on this pool in our runs."
-        )
+            f"{_fmt(best.epsilon_ss)} released with smooth sensitivity, student {student}), "
+            f"{(base - value) * 100:.1f} points below the non-private model.",
+            "",
+            "#### Seed check",
+            "",
+            "The same setting with PATE seeds 0, 1, 2 (other shards, teachers, vote noise and release noise; "
+            "same data split), on this split and on the earlier 1,000 private / 347 public one (its non-private "
+            f"SVC: {seeds['baselines'][1000]:.1%}). Each run spends the budget: it asks the largest query count "
+            f"of the grid ({', '.join(map(str, QUERIES))}, capped at the pool) whose data-dependent epsilon stays "
+            f"<= {EPSILON_TARGET:g}, whatever the accuracy. The setting was picked on the seed-0 curve above, "
+            "i.e. with the test set in view; the mean over the three seeds is the figure to quote.",
+            "",
+            "| private / public | seed | queries | answered | eps (data-dep.) | eps (realised) | eps (smooth sens.) "
+            "| student acc. |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        verdict = None
+        for n_private, runs in seeds["runs"].items():
+            for seed, run in zip(SEEDS, runs):
+                acc = run.spread_accuracy if spreading else run.student_accuracy
+                lines.append(
+                    f"| {n_private:,} / {1347 - n_private} | {seed} | {run.queries} | {run.answered} | "
+                    f"{run.epsilon:.2f} | "
+                    f"{run.epsilon_realized:.2f} | {_fmt(run.epsilon_ss)} | {acc:.1%} |"
+                )
+            accs = [r.spread_accuracy if spreading else r.student_accuracy for r in runs]
+            eps = [r.epsilon for r in runs]
+            released = [r.epsilon_ss for r in runs if r.epsilon_ss is not None]
+            gap = (seeds["baselines"][n_private] - float(np.mean(accs))) * 100
+            lines.append(
+                f"| {n_private:,} / {1347 - n_private} | **mean** | {np.mean([r.queries for r in runs]):.0f} | "
+                f"{np.mean([r.answered for r in runs]):.0f} | "
+                f"{np.mean(eps):.2f} | {np.mean([r.epsilon_realized for r in runs]):.2f} | "
+                f"{_fmt(float(np.mean(released)) if released else None)} | **{np.mean(accs):.1%}** "
+                f"({gap:.1f} points below non-private) |"
+            )
+            if n_private == N_PRIVATE:
+                ok = gap <= 5 and max(eps) <= EPSILON_TARGET
+                verdict = (
+                    f"Over the three seeds the student averages {np.mean(accs):.1%} at data-dependent epsilon "
+                    f"{min(eps):.2f}-{max(eps):.2f} ({gap:.1f} points below the non-private {base:.1%}): this "
+                    f"{'meets' if ok else 'misses'} the target of a student within 5 points at epsilon <= "
+                    f"{EPSILON_TARGET:g}."
+                )
+                if released:
+                    verdict += (
+                        " Released with smooth sensitivity (the publishable figure), the same labels cost epsilon "
+                        f"{min(released):.2f}-{max(released):.2f}, "
+                        f"{'above' if max(released) > EPSILON_TARGET else 'within'} {EPSILON_TARGET:g}."
+                    )
+        if verdict:
+            lines += ["", verdict]
     if membership is not None:
         lines += [
             "",
@@ -348,14 +484,15 @@ def render(points, baseline, ensembles, membership, scale) -> str:
             f"{scale['teacher_accuracy']:.1%}, noise-free ensemble {scale['ensemble']:.1%}, non-private "
             f"`SVC(C=10)` on 10,000 of the private samples {scale['baseline']:.1%}.",
             "",
-            "| queries | answered | label acc. | eps (data-dep.) | eps (smooth sens.) | eps (data-indep.) "
-            "| student acc. |",
-            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+            "| queries | answered | label acc. | eps (data-dep.) | eps (realised) | eps (smooth sens.) "
+            "| eps (data-indep.) | student acc. |",
+            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         ]
         for labeling, student_accuracy in scale["runs"]:
             lines.append(
                 f"| {labeling.n_queries} | {labeling.n_answered} | {labeling.label_accuracy:.1%} | "
-                f"{labeling.epsilon:.2f} | {_fmt(labeling.epsilon_smooth_sensitivity)} | "
+                f"{labeling.epsilon:.2f} | {labeling.epsilon_realized:.2f} | "
+                f"{_fmt(labeling.epsilon_smooth_sensitivity)} | "
                 f"{labeling.epsilon_data_independent:.2f} | "
                 f"{'a class unanswered' if student_accuracy is None else f'{student_accuracy:.1%}'} |"
             )
@@ -372,9 +509,9 @@ def render(points, baseline, ensembles, membership, scale) -> str:
     lines += ["", "### Rerunning the paper's MNIST setting", "", MNIST]
     lines += [
         "",
-        "CLI equivalent of one digits point: `bastion defend pate --data digits --teachers 50 "
-        "--aggregator confident-gnmax --threshold 30 --sigma-threshold 16.7 --sigma 5 --max-queries 150 "
-        "--private 1000`.",
+        "CLI equivalent of one digits point: `bastion defend pate --data digits --private 800 --teachers 80 "
+        "--teacher label-spreading --aggregator confident-gnmax --threshold 50 --sigma-threshold 30 --sigma 10 "
+        f"--max-queries 350 --label-spreading {SPREADING_NEIGHBORS}`.",
     ]
     return "\n".join(lines)
 
@@ -387,9 +524,19 @@ def main() -> None:
     data = bastion.load("digits", seed=0)
     points, baseline, ensembles = digits_curve(data)
     plot_curve(points, baseline["SVC(C=10)"])
+    chosen = best_point(points)
+    seeds = None
+    if chosen is not None:
+        baselines = {
+            n: SVC(C=10)
+            .fit(data.x_train[:n].reshape(n, -1), data.y_train[:n])
+            .score(data.x_test.reshape(len(data.x_test), -1), data.y_test)
+            for n in (N_PRIVATE, 1000)
+        }
+        seeds = {"runs": seed_check(data, *chosen), "baselines": baselines}
     membership = membership_rows(data)
     scale = None if args.skip_scale else scale_run()
-    write_section("pate", render(points, baseline, ensembles, membership, scale))
+    write_section("pate", render(points, baseline, ensembles, seeds, membership, scale))
 
 
 if __name__ == "__main__":

@@ -141,7 +141,10 @@ class PATE:
     in parallel through an execution backend); public queries are labelled by a noisy vote
     (:meth:`label`, with an aggregator from :mod:`bastion.defenses.pate.aggregators`) whose
     privacy cost is accounted with Rényi DP; a student learns from the answered queries and,
-    optionally, self-trains on the rest (:meth:`fit_student`).
+    optionally, from the rest of the public pool, by self-training or label spreading
+    (:meth:`fit_student`). Teachers may use the unlabelled public data too
+    (:class:`~bastion.defenses.pate.student.LabelSpreadingClassifier`): each private sample
+    still reaches one teacher only.
 
     Args:
         teacher_factory: a scikit-learn classifier (cloned per teacher, ``random_state`` set
