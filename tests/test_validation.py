@@ -21,9 +21,9 @@ def test_check_scalar_message_names_argument_interval_and_value():
 
 
 def test_check_scalar_open_bounds_refuse_the_bound():
-    with pytest.raises(ValidationError, match=r"\(0, inf\], got 0"):
+    with pytest.raises(ValidationError, match=r"\(0, inf\), got 0"):
         check_scalar(0, "lr", low=0, include_low=False)
-    with pytest.raises(ValidationError, match=r"\[-inf, 1\)"):
+    with pytest.raises(ValidationError, match=r"\(-inf, 1\)"):
         check_scalar(1.0, "p", high=1, include_high=False)
     assert check_scalar(0.5, "p", low=0, high=1, include_low=False, include_high=False) == 0.5
 

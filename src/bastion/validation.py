@@ -19,8 +19,9 @@ _TYPE_NAMES = {float: "a float", int: "an int", bool: "a bool"}
 
 
 def _interval(low: float | None, high: float | None, include_low: bool, include_high: bool) -> str:
-    left = "[" if include_low else "("
-    right = "]" if include_high else ")"
+    # An infinite bound is never attained: show it open, as in "[0, inf)".
+    left = "[" if include_low and low is not None else "("
+    right = "]" if include_high and high is not None else ")"
     lo = "-inf" if low is None else f"{low:g}"
     hi = "inf" if high is None else f"{high:g}"
     return f"{left}{lo}, {hi}{right}"

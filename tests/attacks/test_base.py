@@ -186,7 +186,7 @@ def test_unknown_norm_loss_and_negative_eps_are_refused():
         check_norm(1)
     with pytest.raises(ValidationError, match=r"`loss` must be one of 'ce', 'margin', 'dlr', got 'hinge'"):
         check_loss("hinge")
-    with pytest.raises(ValidationError, match=r"`eps` must be a float in \[0, inf\], got -1"):
+    with pytest.raises(ValidationError, match=r"`eps` must be a float in \[0, inf\), got -1"):
         check_eps(-1)
 
 

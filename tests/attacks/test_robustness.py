@@ -149,7 +149,7 @@ def test_plot_writes_a_png(undefended, tmp_path):
     ("eps_grid", "error", "message"),
     [
         ([], ValidationError, "`eps_grid` must hold at least one eps"),
-        ([0.1, -0.1], ValidationError, r"`eps_grid` must be a float in \[0, inf\], got -0.1"),
+        ([0.1, -0.1], ValidationError, r"`eps_grid` must be a float in \[0, inf\), got -0.1"),
         ("0.1", InputTypeError, "`eps_grid` must be a sequence of floats"),
     ],
 )

@@ -105,8 +105,8 @@ def test_evaluate_robustness_prints_the_table_writes_json_and_plot(trained_folde
     ("args", "message"),
     [
         (("defend", "adversarial-training", "--method", "free"), "`method` must be one of"),
-        (("defend", "adversarial-training", "--eps", "-0.1"), "`eps` must be a float in [0, inf]"),
-        (("defend", "distill", "--temperature", "0"), "`temperature` must be a float in (0, inf], got 0.0"),
+        (("defend", "adversarial-training", "--eps", "-0.1"), "`eps` must be a float in [0, inf)"),
+        (("defend", "distill", "--temperature", "0"), "`temperature` must be a float in (0, inf), got 0.0"),
     ],
 )
 def test_bad_hyperparameters_exit_with_a_clear_error(args, message, tmp_path):

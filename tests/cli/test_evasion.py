@@ -84,7 +84,7 @@ def test_unknown_attack_lists_the_registry(trained_folder):
 def test_bad_attack_value_is_named(trained_folder):
     result = attack(trained_folder, "--attack", "pgd", "--eps", "-0.1")
     assert result.exit_code == 2
-    assert "`eps` must be a float in [0, inf], got -0.1" in result.output
+    assert "`eps` must be a float in [0, inf), got -0.1" in result.output
 
 
 def test_gradient_attack_on_a_scikit_learn_model_says_what_is_missing(tmp_path, digits):

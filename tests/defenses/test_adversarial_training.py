@@ -175,7 +175,7 @@ def test_cyclic_schedule_peaks_at_two_fifths_and_ends_at_zero(small_digits, monk
     ("kwargs", "message"),
     [
         ({"method": "free", "eps": 0.1}, "`method` must be one of 'pgd', 'fgsm_rs', 'trades', got 'free'"),
-        ({"eps": -0.1}, r"`eps` must be a float in \[0, inf\], got -0.1"),
+        ({"eps": -0.1}, r"`eps` must be a float in \[0, inf\), got -0.1"),
         ({"method": "fgsm_rs", "eps": 0.1, "steps": 3}, "`steps` must be 1 for method='fgsm_rs'"),
         ({"eps": 0.1, "epochs": 0}, "`epochs` must be an int in"),
         ({"eps": 0.1, "beta": -1.0}, "`beta` must be a float in"),

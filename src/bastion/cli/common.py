@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -16,6 +16,14 @@ from bastion.models import io
 
 console = Console()
 error_console = Console(stderr=True)
+
+# Options several commands share, declared once so their names and help stay the same.
+TrustCodeOption = Annotated[bool, typer.Option(help="Accept a TorchScript model (it is code; only if you trust it).")]
+TrustTypeOption = Annotated[
+    list[str] | None,
+    typer.Option(metavar="TYPE", help="A skops type to trust beyond skops' defaults (repeatable)."),
+]
+JsonOption = Annotated[Path | None, typer.Option("--json", help="Also write the result as JSON to this file.")]
 
 
 @contextmanager

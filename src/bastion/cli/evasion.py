@@ -14,7 +14,16 @@ from rich.table import Table
 from bastion.attacks import evaluate
 from bastion.attacks.evasion import ATTACKS
 from bastion.cli.app import attack_app
-from bastion.cli.common import check_compatible, console, load_data, load_model, reported_errors
+from bastion.cli.common import (
+    JsonOption,
+    TrustCodeOption,
+    TrustTypeOption,
+    check_compatible,
+    console,
+    load_data,
+    load_model,
+    reported_errors,
+)
 from bastion.exceptions import ValidationError
 from bastion.models import GRADIENTS, OnnxModel
 from bastion.validation import check_choice, check_scalar, check_seed
@@ -122,14 +131,9 @@ def evasion(
     targeted: Annotated[
         int | None, typer.Option(metavar="CLASS", help="Make the model predict CLASS (default: untargeted).")
     ] = None,
-    trust_code: Annotated[
-        bool, typer.Option(help="Accept a TorchScript model (it is code; only if you trust it).")
-    ] = False,
-    trust_type: Annotated[
-        list[str] | None,
-        typer.Option(metavar="TYPE", help="A skops type to trust beyond skops' defaults (repeatable)."),
-    ] = None,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the result as JSON to this file.")] = None,
+    trust_code: TrustCodeOption = False,
+    trust_type: TrustTypeOption = None,
+    json_out: JsonOption = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar (attacks that have one).")] = False,
 ) -> None:
     """Attack a saved model with adversarial examples and report how it holds up."""

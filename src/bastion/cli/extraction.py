@@ -18,7 +18,16 @@ from bastion.attacks.extraction import (
     pixel_shifts,
 )
 from bastion.cli.app import attack_app
-from bastion.cli.common import check_compatible, console, load_data, load_model, reported_errors
+from bastion.cli.common import (
+    JsonOption,
+    TrustCodeOption,
+    TrustTypeOption,
+    check_compatible,
+    console,
+    load_data,
+    load_model,
+    reported_errors,
+)
 from bastion.models import LabelOnly, LeafIdentity, RoundedScores
 from bastion.validation import check_choice, check_scalar, check_seed
 
@@ -113,14 +122,9 @@ def extract(
     ] = None,
     label_only: Annotated[bool, typer.Option(help="Let the target answer labels only.")] = False,
     seed: Annotated[int, typer.Option(help="Seeds the data split, the attacker's draws and training.")] = 0,
-    trust_code: Annotated[
-        bool, typer.Option(help="Accept a TorchScript model (it is code; only if you trust it).")
-    ] = False,
-    trust_type: Annotated[
-        list[str] | None,
-        typer.Option(metavar="TYPE", help="A skops type to trust beyond skops' defaults (repeatable)."),
-    ] = None,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the result as JSON to this file.")] = None,
+    trust_code: TrustCodeOption = False,
+    trust_type: TrustTypeOption = None,
+    json_out: JsonOption = None,
 ) -> None:
     """Steal a saved model through its prediction API and measure how faithful the copy is."""
     with reported_errors():

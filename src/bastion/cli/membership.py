@@ -14,7 +14,15 @@ from bastion.attacks.inference import ATTACKS, evaluate_membership, make_attack,
 from bastion.attacks.inference.leakage import NEEDS_POOL
 from bastion.attacks.inference.plot import plot_roc
 from bastion.cli.app import attack_app
-from bastion.cli.common import check_compatible, console, load_data, load_model, reported_errors
+from bastion.cli.common import (
+    JsonOption,
+    TrustTypeOption,
+    check_compatible,
+    console,
+    load_data,
+    load_model,
+    reported_errors,
+)
 from bastion.exceptions import ValidationError
 from bastion.validation import check_choice, check_scalar, check_seed
 
@@ -66,12 +74,9 @@ def membership(
     weight_decay: Annotated[float, typer.Option(help="Weight decay of the shadow/reference models.")] = 0.0,
     seed: Annotated[int, typer.Option(help="Seeds the data split (use the one you trained with) and the attack.")] = 0,
     plot: Annotated[Path | None, typer.Option(help="Save the ROC curve (log-log axes) to this image file.")] = None,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the result as JSON to this file.")] = None,
+    json_out: JsonOption = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar while training models.")] = True,
-    trust_type: Annotated[
-        list[str] | None,
-        typer.Option(metavar="TYPE", help="A skops type to trust beyond skops' defaults (repeatable)."),
-    ] = None,
+    trust_type: TrustTypeOption = None,
 ) -> None:
     """Infer which records a saved model was trained on, and report how well that works."""
     with reported_errors():

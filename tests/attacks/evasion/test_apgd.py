@@ -98,12 +98,12 @@ def test_untargeted_dlr_needs_three_classes(linear_weights):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"eps": -0.1}, r"`eps` must be a float in \[0, inf\], got -0.1"),
-        ({"eps": 0.1, "steps": 0}, r"`steps` must be an int in \[1, inf\], got 0"),
+        ({"eps": -0.1}, r"`eps` must be a float in \[0, inf\), got -0.1"),
+        ({"eps": 0.1, "steps": 0}, r"`steps` must be an int in \[1, inf\), got 0"),
         ({"eps": 0.1, "norm": "1"}, r"`norm` must be one of 'inf', '2', got '1'"),
         ({"eps": 0.1, "loss": "margin"}, r"`loss` must be one of 'ce', 'dlr', got 'margin'"),
         ({"eps": 0.1, "rho": 0.0}, r"`rho` must be a float in \(0, 1\], got 0.0"),
-        ({"eps": 0.1, "n_restarts": 0}, r"`n_restarts` must be an int in \[1, inf\], got 0"),
+        ({"eps": 0.1, "n_restarts": 0}, r"`n_restarts` must be an int in \[1, inf\), got 0"),
     ],
 )
 def test_bad_hyperparameters_are_refused(kwargs, message):

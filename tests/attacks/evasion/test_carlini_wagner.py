@@ -74,11 +74,11 @@ def test_stays_inside_a_clip_range_other_than_the_unit_interval():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"c": 0.0}, r"`c` must be a float in \(0, inf\], got 0.0"),
-        ({"steps": 0}, r"`steps` must be an int in \[1, inf\], got 0"),
-        ({"lr": -0.01}, r"`lr` must be a float in \(0, inf\], got -0.01"),
-        ({"confidence": -1.0}, r"`confidence` must be a float in \[0, inf\], got -1.0"),
-        ({"binary_search_steps": 0}, r"`binary_search_steps` must be an int in \[1, inf\], got 0"),
+        ({"c": 0.0}, r"`c` must be a float in \(0, inf\), got 0.0"),
+        ({"steps": 0}, r"`steps` must be an int in \[1, inf\), got 0"),
+        ({"lr": -0.01}, r"`lr` must be a float in \(0, inf\), got -0.01"),
+        ({"confidence": -1.0}, r"`confidence` must be a float in \[0, inf\), got -1.0"),
+        ({"binary_search_steps": 0}, r"`binary_search_steps` must be an int in \[1, inf\), got 0"),
     ],
 )
 def test_bad_hyperparameters_are_refused(kwargs, message):

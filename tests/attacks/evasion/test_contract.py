@@ -152,7 +152,7 @@ def test_query_counter_increases(cls, n, data_seed):
 
 @pytest.mark.parametrize("cls", [c for c in ATTACK_CLASSES if takes(c, "eps")], ids=lambda cls: cls.__name__)
 def test_negative_eps_is_refused(cls):
-    with pytest.raises(ValidationError, match=r"`eps` must be a float in \[0, inf\], got -0.1"):
+    with pytest.raises(ValidationError, match=r"`eps` must be a float in \[0, inf\), got -0.1"):
         small(cls, eps=-0.1)
 
 

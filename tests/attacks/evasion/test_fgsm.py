@@ -51,7 +51,7 @@ def test_lowers_accuracy_of_the_digits_cnn(digits, digits_cnn):
 
 
 def test_negative_eps_is_refused():
-    with pytest.raises(ValidationError, match=r"`eps` must be a float in \[0, inf\], got -0.1"):
+    with pytest.raises(ValidationError, match=r"`eps` must be a float in \[0, inf\), got -0.1"):
         FGSM(eps=-0.1)
 
 

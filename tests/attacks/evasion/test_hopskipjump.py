@@ -108,14 +108,14 @@ def test_queries_per_sample_never_exceed_the_budget_on_a_label_only_model(breast
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
-        ({"max_queries": 0}, ValidationError, r"`max_queries` must be an int in \[1, inf\], got 0"),
+        ({"max_queries": 0}, ValidationError, r"`max_queries` must be an int in \[1, inf\), got 0"),
         ({"max_queries": 1.5}, InputTypeError, r"`max_queries` must be an int"),
         ({"norm": "1"}, ValidationError, r"`norm` must be one of 'inf', '2', got '1'"),
-        ({"gamma": 0.0}, ValidationError, r"`gamma` must be a float in \(0, inf\], got 0.0"),
-        ({"max_iterations": 0}, ValidationError, r"`max_iterations` must be an int in \[1, inf\], got 0"),
-        ({"n_initial_evals": 0}, ValidationError, r"`n_initial_evals` must be an int in \[1, inf\], got 0"),
+        ({"gamma": 0.0}, ValidationError, r"`gamma` must be a float in \(0, inf\), got 0.0"),
+        ({"max_iterations": 0}, ValidationError, r"`max_iterations` must be an int in \[1, inf\), got 0"),
+        ({"n_initial_evals": 0}, ValidationError, r"`n_initial_evals` must be an int in \[1, inf\), got 0"),
         ({"max_evals": 50}, ValidationError, r"`max_evals` must be at least `n_initial_evals` \(100\), got 50"),
-        ({"init_trials": 0}, ValidationError, r"`init_trials` must be an int in \[1, inf\], got 0"),
+        ({"init_trials": 0}, ValidationError, r"`init_trials` must be an int in \[1, inf\), got 0"),
     ],
 )
 def test_bad_hyperparameters_are_refused(kwargs, error, message):

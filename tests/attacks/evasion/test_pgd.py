@@ -58,7 +58,7 @@ def test_targeted_mode_reaches_the_target(digits, digits_cnn):
     ("kwargs", "message"),
     [
         ({"eps": -1.0}, r"`eps` must be a float in"),
-        ({"eps": 0.1, "steps": 0}, r"`steps` must be an int in \[1, inf\], got 0"),
+        ({"eps": 0.1, "steps": 0}, r"`steps` must be an int in \[1, inf\), got 0"),
         ({"eps": 0.1, "norm": "L1"}, r"`norm` must be one of"),
         ({"eps": 0.1, "loss": "hinge"}, r"`loss` must be one of"),
         ({"eps": 0.1, "alpha": -0.5}, r"`alpha` must be a float in"),

@@ -139,8 +139,8 @@ def test_label_only_model_is_refused_naming_scores(breast_cancer):
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
-        ({"eps": -0.1}, ValidationError, r"`eps` must be a float in \[0, inf\], got -0.1"),
-        ({"eps": 0.1, "max_queries": 0}, ValidationError, r"`max_queries` must be an int in \[1, inf\], got 0"),
+        ({"eps": -0.1}, ValidationError, r"`eps` must be a float in \[0, inf\), got -0.1"),
+        ({"eps": 0.1, "max_queries": 0}, ValidationError, r"`max_queries` must be an int in \[1, inf\), got 0"),
         ({"eps": 0.1, "max_queries": 2.5}, InputTypeError, r"`max_queries` must be an int"),
         ({"eps": 0.1, "p_init": 0.0}, ValidationError, r"`p_init` must be a float in \(0, 1\], got 0.0"),
         ({"eps": 0.1, "p_init": 1.5}, ValidationError, r"`p_init` must be a float in \(0, 1\], got 1.5"),

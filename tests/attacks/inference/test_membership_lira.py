@@ -105,5 +105,5 @@ def test_non_callable_train_fn_is_refused():
 
 
 def test_too_few_reference_models_are_refused(breast_cancer_logistic):
-    with pytest.raises(ValidationError, match=r"`n_reference` must be an int in \[2, inf\], got 1"):
+    with pytest.raises(ValidationError, match=r"`n_reference` must be an int in \[2, inf\), got 1"):
         LiRA(train_fn=train_like(breast_cancer_logistic), n_reference=1)
