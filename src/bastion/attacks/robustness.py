@@ -81,7 +81,8 @@ class AttackRecord:
         return dataclasses.asdict(self)
 
 
-@dataclass(frozen=True)
+# eq=False: the per-sample masks are an array, which has no single truth value to compare.
+@dataclass(frozen=True, eq=False)
 class RobustnessResult:
     """Robust accuracy against eps under the worst case of an attack ensemble.
 
