@@ -26,7 +26,20 @@ def test_readme_has_exactly_one_test_command_running_pytest():
     assert "pytest" in command
 
 
-def test_ci_script_reads_both_commands_from_the_readme():
+def test_ci_script_runs_the_readme_commands_verbatim():
     script = (ROOT / ".ci" / "run").read_text()
-    assert "readme_block setup" in script and "readme_block test" in script
+    assert f"setup='{_block('setup')[0]}'" in script
+    assert f"tests='{_block('test')[0]}'" in script
     assert "ruff check" in script
+
+
+def test_readme_quick_start_runs_and_reports_a_successful_attack(capsys):
+    text = (ROOT / "README.md").read_text()
+    quick_start = text.split("## Quick start", 1)[1]
+    code = re.search(r"```python\n(.*?)```", quick_start, re.DOTALL).group(1)
+    exec(compile(code, "README.md", "exec"), {})
+    printed = capsys.readouterr().out
+    assert "EvasionResult(" in printed
+    robust = float(re.search(r"robust_accuracy=([0-9.]+)", printed).group(1))
+    clean = float(re.search(r"clean_accuracy=([0-9.]+)", printed).group(1))
+    assert clean > 0.9 and robust < clean
