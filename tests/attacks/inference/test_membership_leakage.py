@@ -123,3 +123,31 @@ def test_leakage_trains_reference_models_on_as_many_records_as_members(breast_ca
         train_fn=train_fn,
     )
     assert set(sizes) == {50}
+
+
+def test_leakage_refuses_a_negative_seed(digits_mlp, digits):
+    with pytest.raises(ValidationError, match="`seed` must be an int"):
+        x, y = digits.x_test[:4], digits.y_test[:4]
+        membership_leakage(digits_mlp, x, y, x, y, seed=-1)
+
+
+def test_leakage_refuses_empty_methods(digits_mlp, digits):
+    with pytest.raises(ValidationError, match="`methods` must name at least one"):
+        x, y = digits.x_test[:4], digits.y_test[:4]
+        membership_leakage(digits_mlp, x, y, x, y, methods=[])
+
+
+def test_leakage_refuses_methods_given_as_one_string(digits_mlp, digits):
+    with pytest.raises(InputTypeError, match="`methods` must be a sequence of attack names"):
+        x, y = digits.x_test[:4], digits.y_test[:4]
+        membership_leakage(digits_mlp, x, y, x, y, methods="loss")
+
+
+def test_make_attack_turns_bad_keywords_into_a_type_error_naming_the_attack():
+    with pytest.raises(InputTypeError, match=r"make_attack\('lira'\).*train_fn"):
+        make_attack("lira")
+
+
+def test_evaluate_membership_refuses_an_attack_class(digits_mlp, digits):
+    with pytest.raises(InputTypeError, match="the class LossThreshold"):
+        evaluate_membership(LossThreshold, digits_mlp, digits.x_test, digits.y_test, digits.x_test, digits.y_test)

@@ -11,7 +11,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.metrics import roc_curve as sklearn_roc_curve
 
 from bastion.attacks.inference import membership_metrics, roc_auc, roc_curve, tpr_at_fpr
-from bastion.exceptions import ValidationError
+from bastion.exceptions import InputTypeError, ValidationError
 
 
 @pytest.fixture()
@@ -91,3 +91,30 @@ def test_non_finite_scores_are_refused_by_name():
 def test_empty_scores_are_refused_by_name():
     with pytest.raises(ValidationError, match=r"scores_members.*non-empty"):
         membership_metrics(np.array([]), np.zeros(3))
+
+
+def test_roc_auc_refuses_nan_scores_by_name():
+    with pytest.raises(ValidationError, match=r"scores_members.*finite"):
+        roc_auc(np.array([np.nan, 1.0]), np.zeros(2))
+
+
+def test_roc_curve_refuses_empty_scores_by_name():
+    with pytest.raises(ValidationError, match=r"scores_nonmembers.*non-empty"):
+        roc_curve(np.ones(2), np.array([]))
+
+
+def test_non_numeric_scores_are_a_type_error_naming_the_argument():
+    with pytest.raises(InputTypeError, match=r"scores_members.*numeric"):
+        membership_metrics(np.array(["a", "b"]), np.zeros(2))
+
+
+@pytest.mark.parametrize("fpr", [-0.1, 1.5, float("nan")])
+def test_tpr_at_fpr_refuses_a_rate_outside_zero_one(fpr):
+    curve = roc_curve(np.array([1.0, 2.0]), np.array([0.0, 1.5]))
+    with pytest.raises(ValidationError, match=r"`fpr` must be a float in \[0, 1\]"):
+        tpr_at_fpr(curve, fpr)
+
+
+def test_tpr_at_fpr_refuses_a_non_curve():
+    with pytest.raises(InputTypeError, match="`curve` must be a RocCurve"):
+        tpr_at_fpr(None, 0.01)

@@ -8,7 +8,7 @@ from sklearn.ensemble import RandomForestClassifier
 
 from bastion.attacks.inference import ShadowModels, evaluate_membership, train_like
 from bastion.attacks.inference.shadow_models import attack_features
-from bastion.exceptions import CapabilityError, InputTypeError, NotFittedError
+from bastion.exceptions import CapabilityError, InputTypeError, NotFittedError, ValidationError
 
 
 def test_shadow_models_beat_chance_on_an_overfit_model(fitted_shadow, overfit_mlp, membership_split):
@@ -75,3 +75,12 @@ def test_same_seed_same_scores(breast_cancer, breast_cancer_logistic):
 
     np.testing.assert_array_equal(scores(0), scores(0))
     assert not np.array_equal(scores(0), scores(1))
+
+
+def test_scoring_another_model_than_the_fitted_one_is_refused(
+    breast_cancer, breast_cancer_logistic, digits_mlp, digits
+):
+    attack = ShadowModels(train_fn=train_like(breast_cancer_logistic), n_shadow=1, progress=False)
+    attack.fit(breast_cancer_logistic, breast_cancer.x_test, breast_cancer.y_test)
+    with pytest.raises(ValidationError, match="`model` must be the model ShadowModels was fitted against"):
+        attack.score(digits_mlp, digits.x_test[:4], digits.y_test[:4])

@@ -30,7 +30,7 @@ from scipy.stats import rankdata
 
 from bastion.exceptions import InputTypeError, NotFittedError, ValidationError
 from bastion.models.base import GRADIENTS, SCORES, require
-from bastion.validation import check_labels
+from bastion.validation import check_labels, check_scalar
 
 # The smallest positive float32: a probability a float32 softmax rounds to 0 becomes this,
 # so the log stays finite.
@@ -111,6 +111,7 @@ class MembershipAttack:
         x, y = self._check(model, x_population, y_population, "x_population", "y_population")
         self._fit(model, x, y)
         self.fitted_ = True
+        self.fitted_on_ = (tuple(model.input_shape), int(model.n_classes))
         return self
 
     def _fit(self, model: Any, x: np.ndarray, y: np.ndarray) -> None:
@@ -129,6 +130,13 @@ class MembershipAttack:
             raise NotFittedError(
                 f"{type(self).__name__} must be fitted before scoring: call "
                 "fit(model, x_population, y_population) with the attacker's data pool first"
+            )
+        fitted_on = getattr(self, "fitted_on_", None)
+        if fitted_on is not None and fitted_on != (tuple(model.input_shape), int(model.n_classes)):
+            raise ValidationError(
+                f"`model` must be the model {type(self).__name__} was fitted against (input_shape "
+                f"{fitted_on[0]}, {fitted_on[1]} classes), got input_shape {tuple(model.input_shape)} "
+                f"and {model.n_classes} classes; fit the attack again on this model"
             )
         return np.asarray(self._score(model, x, y), dtype=np.float64)
 
@@ -157,8 +165,31 @@ class RocCurve:
     thresholds: np.ndarray
 
 
+def check_scores(scores_members: Any, scores_nonmembers: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Validate the two score vectors of a membership evaluation; return them as float64.
+
+    Raises:
+        InputTypeError: a vector is not numeric.
+        ValidationError: a vector is empty, not one-dimensional, or holds NaN/inf.
+    """
+    arrays = []
+    for name, value in (("scores_members", scores_members), ("scores_nonmembers", scores_nonmembers)):
+        try:
+            array = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError) as error:
+            received = type(value).__name__
+            raise InputTypeError(f"`{name}` must be a numeric vector (n,), got {received}: {error}") from error
+        if array.ndim != 1 or array.size == 0:
+            raise ValidationError(f"`{name}` must be a non-empty vector (n,), got shape {array.shape}")
+        if not np.all(np.isfinite(array)):
+            raise ValidationError(f"`{name}` must be finite, got {int(np.sum(~np.isfinite(array)))} NaN/inf values")
+        arrays.append(array)
+    return arrays[0], arrays[1]
+
+
 def roc_curve(scores_members: np.ndarray, scores_nonmembers: np.ndarray) -> RocCurve:
     """The exact ROC curve of membership scores (members are the positives)."""
+    scores_members, scores_nonmembers = check_scores(scores_members, scores_nonmembers)
     scores = np.concatenate([scores_members, scores_nonmembers])
     positive = np.concatenate([np.ones(len(scores_members)), np.zeros(len(scores_nonmembers))])
     order = np.argsort(-scores, kind="stable")
@@ -179,6 +210,7 @@ def roc_auc(scores_members: np.ndarray, scores_nonmembers: np.ndarray) -> float:
 
     Computed exactly with the Mann-Whitney rank statistic (average ranks for ties).
     """
+    scores_members, scores_nonmembers = check_scores(scores_members, scores_nonmembers)
     ranks = rankdata(np.concatenate([scores_members, scores_nonmembers]))
     n_in, n_out = len(scores_members), len(scores_nonmembers)
     return float((ranks[:n_in].sum() - n_in * (n_in + 1) / 2) / (n_in * n_out))
@@ -189,7 +221,14 @@ def tpr_at_fpr(curve: RocCurve, fpr: float) -> float:
 
     With ``m`` non-members the achievable rates are multiples of ``1/m``: below ``1/m`` this
     is the TPR at zero false positives.
+
+    Raises:
+        InputTypeError: ``curve`` is not a :class:`RocCurve`.
+        ValidationError: ``fpr`` is not in [0, 1].
     """
+    if not isinstance(curve, RocCurve):
+        raise InputTypeError(f"`curve` must be a RocCurve (from roc_curve), got {type(curve).__name__}")
+    fpr = check_scalar(fpr, "fpr", low=0, high=1)
     return float(curve.tpr[curve.fpr <= fpr + 1e-12].max())
 
 
@@ -256,15 +295,7 @@ def membership_metrics(
     Raises:
         ValidationError: an empty or non-finite score vector.
     """
-    arrays = []
-    for name, value in (("scores_members", scores_members), ("scores_nonmembers", scores_nonmembers)):
-        array = np.asarray(value, dtype=np.float64)
-        if array.ndim != 1 or array.size == 0:
-            raise ValidationError(f"`{name}` must be a non-empty vector (n,), got shape {array.shape}")
-        if not np.all(np.isfinite(array)):
-            raise ValidationError(f"`{name}` must be finite, got {int(np.sum(~np.isfinite(array)))} NaN/inf values")
-        arrays.append(array)
-    members, nonmembers = arrays
+    members, nonmembers = check_scores(scores_members, scores_nonmembers)
     curve = roc_curve(members, nonmembers)
     advantage = float(np.max(curve.tpr - curve.fpr))
     roc_fpr, roc_tpr = _thin(curve)
@@ -309,10 +340,11 @@ def evaluate_membership(
         CapabilityError: the model answers labels only.
         NotFittedError: the attack needs ``fit`` first.
     """
-    if not hasattr(attack, "score"):
-        raise InputTypeError(
-            f"`attack` must be a membership attack with score(model, x, y), got {type(attack).__name__}"
-        )
+    if isinstance(attack, type) or not hasattr(attack, "score"):
+        received = type(attack).__name__
+        if isinstance(attack, type):
+            received = f"the class {attack.__name__} (instantiate it)"
+        raise InputTypeError(f"`attack` must be a membership attack with score(model, x, y), got {received}")
     queries_before = model.queries if hasattr(model, "queries") else 0
     started = time.perf_counter()
     scores_members = attack.score(model, x_members, y_members)

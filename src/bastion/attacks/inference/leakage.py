@@ -12,8 +12,8 @@ from bastion.attacks.inference.confidence_threshold import ConfidenceThreshold
 from bastion.attacks.inference.lira import LiRA
 from bastion.attacks.inference.loss_threshold import LossThreshold
 from bastion.attacks.inference.shadow_models import ShadowModels
-from bastion.exceptions import ValidationError
-from bastion.validation import check_choice
+from bastion.exceptions import BastionError, InputTypeError, ValidationError
+from bastion.validation import check_choice, check_seed
 
 ATTACKS: dict[str, type[MembershipAttack]] = {
     "loss": LossThreshold,
@@ -26,8 +26,19 @@ NEEDS_POOL = frozenset({"shadow", "lira"})
 
 
 def make_attack(name: str, **kwargs: Any) -> MembershipAttack:
-    """Build the attack registered as ``name`` (``"loss"``, ``"confidence"``, ``"shadow"``, ``"lira"``)."""
-    return ATTACKS[check_choice(name, "method", ATTACKS)](**kwargs)
+    """Build the attack registered as ``name`` (``"loss"``, ``"confidence"``, ``"shadow"``, ``"lira"``).
+
+    Raises:
+        ValidationError: an unknown name.
+        InputTypeError: keyword arguments the attack does not take, or a required one missing.
+    """
+    attack = ATTACKS[check_choice(name, "method", ATTACKS)]
+    try:
+        return attack(**kwargs)
+    except TypeError as error:
+        if isinstance(error, BastionError):
+            raise
+        raise InputTypeError(f"bad keyword arguments for make_attack({name!r}): {error}") from error
 
 
 def membership_leakage(
@@ -69,9 +80,15 @@ def membership_leakage(
     Raises:
         ValidationError: an unknown method, or a pool-based method without a pool or train_fn.
     """
-    results = {}
+    seed = check_seed(seed)
+    if isinstance(methods, str) or not isinstance(methods, Sequence):
+        raise InputTypeError(f"`methods` must be a sequence of attack names such as ['loss'], got {methods!r}")
+    if not methods:
+        raise ValidationError(f"`methods` must name at least one of {sorted(ATTACKS)}, got an empty sequence")
     for method in methods:
         check_choice(method, "methods", ATTACKS)
+    results = {}
+    for method in methods:
         if method in NEEDS_POOL:
             if x_population is None or y_population is None or train_fn is None:
                 raise ValidationError(
