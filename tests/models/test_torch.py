@@ -9,6 +9,7 @@ from torch import nn
 
 from bastion.exceptions import InputTypeError, ValidationError
 from bastion.models import GRADIENTS, SCORES, TorchModel, zoo
+from bastion.models.torch import module_output_width
 
 from .conftest import SHAPE
 
@@ -164,3 +165,31 @@ def test_bad_preprocessing_is_refused(tiny_module):
 def test_one_class_is_refused(tiny_module):
     with pytest.raises(ValidationError, match=r"`n_classes`"):
         TorchModel(tiny_module, input_shape=SHAPE, n_classes=1)
+
+
+def test_n_classes_that_disagrees_with_the_module_is_refused():
+    with pytest.raises(ValidationError, match="`n_classes` must match the module's 10 logits per sample, got 3"):
+        TorchModel(zoo.mlp((1, 8, 8), 10, hidden=(4,)), input_shape=(1, 8, 8), n_classes=3)
+
+
+def test_input_shape_the_module_cannot_process_is_refused():
+    with pytest.raises(ValidationError, match=r"`input_shape` gives samples of shape \(1, 4, 4\)"):
+        TorchModel(zoo.mlp((1, 8, 8), 10, hidden=(4,)), input_shape=(1, 4, 4), n_classes=10)
+
+
+def test_unknown_device_is_refused_by_name():
+    with pytest.raises(ValidationError, match="`device` must be a torch device"):
+        TorchModel(zoo.mlp((1, 8, 8), 10, hidden=(4,)), input_shape=(1, 8, 8), n_classes=10, device="gpu0")
+
+
+def test_non_numeric_preprocessing_is_a_type_error():
+    with pytest.raises(InputTypeError, match="`preprocessing` mean must be a number"):
+        TorchModel(zoo.mlp((1, 8, 8), 10, hidden=(4,)), input_shape=(1, 8, 8), n_classes=10, preprocessing=("a", 1))
+
+
+def test_output_probe_restores_training_mode_and_keeps_weights():
+    module = nn.Sequential(nn.Flatten(), nn.Linear(64, 8), nn.BatchNorm1d(8), nn.Linear(8, 5)).train()
+    before = {k: v.clone() for k, v in module.state_dict().items()}
+    assert module_output_width(module, (1, 8, 8), "x") == 5
+    assert module.training
+    assert all(torch.equal(before[k], v) for k, v in module.state_dict().items())

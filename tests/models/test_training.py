@@ -112,3 +112,23 @@ def test_bad_hyperparameters_are_named(blobs, name, value):
 def test_non_module_is_refused(blobs):
     with pytest.raises(InputTypeError, match=r"`module`"):
         fit("mlp", *blobs)
+
+
+def test_labels_beyond_the_module_outputs_are_refused():
+    x = np.zeros((4, 1, 8, 8), dtype=np.float32)
+    with pytest.raises(ValidationError, match=r"`y` must hold labels in 0..9 for a module with 10 logits, got 12"):
+        fit(zoo.mlp((1, 8, 8), 10, hidden=(4,)), x, np.array([0, 1, 2, 12]), epochs=1, progress=False)
+
+
+def test_inputs_the_module_cannot_process_are_refused_naming_x():
+    x = np.zeros((4, 10), dtype=np.float32)
+    with pytest.raises(ValidationError, match=r"`x` gives samples of shape \(10,\)"):
+        fit(zoo.mlp((1, 8, 8), 10, hidden=(4,)), x, np.zeros(4, dtype=int), epochs=1, progress=False)
+
+
+def test_soft_labels_of_the_wrong_width_are_refused():
+    x = np.zeros((4, 1, 8, 8), dtype=np.float32)
+    y = np.full((4, 3), 1 / 3, dtype=np.float32)
+    with pytest.raises(ValidationError, match="`y` soft labels must have 10 columns"):
+        fit(zoo.mlp((1, 8, 8), 10, hidden=(4,)), x, y, epochs=1, progress=False)
+

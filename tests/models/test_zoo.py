@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from bastion.exceptions import ValidationError
+from bastion.exceptions import InputTypeError, ValidationError
 from bastion.models import zoo
 
 
@@ -69,3 +69,18 @@ def test_small_cnn_refuses_a_wrong_number_of_channel_widths():
 def test_bad_widths_are_refused():
     with pytest.raises(ValidationError, match=r"`hidden`"):
         zoo.mlp((4,), 2, hidden=(0,))
+
+
+def test_mlp_refuses_a_single_int_as_hidden_widths():
+    with pytest.raises(InputTypeError, match=r"`hidden` must be a sequence of layer widths such as \(64,\), got 64"):
+        zoo.mlp((1, 8, 8), 10, hidden=64)
+
+
+def test_build_refuses_a_config_without_the_shape_by_name():
+    with pytest.raises(InputTypeError, match="`config` must be a dict with 'input_shape' and 'n_classes'"):
+        zoo.build("mlp", {"n_classes": 10})
+
+
+def test_build_refuses_a_config_key_the_architecture_does_not_take():
+    with pytest.raises(InputTypeError, match=r"`config` does not fit zoo\.mlp"):
+        zoo.build("mlp", {"input_shape": [64], "n_classes": 10, "channels": [4]})

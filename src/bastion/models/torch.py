@@ -16,7 +16,12 @@ from bastion.validation import check_labels, check_scalar
 
 def _as_broadcast(value: Any, name: str, input_shape: tuple[int, ...]) -> torch.Tensor:
     """Turn a scalar or per-channel statistic into a tensor broadcastable to a batch."""
-    array = np.asarray(value, dtype=np.float32)
+    try:
+        array = np.asarray(value, dtype=np.float32)
+    except (TypeError, ValueError) as error:
+        raise InputTypeError(
+            f"`preprocessing` {name} must be a number or per-channel numbers, got {value!r}"
+        ) from error
     if array.ndim == 1 and len(input_shape) > 1:
         if array.shape[0] != input_shape[0]:
             raise ValidationError(
@@ -32,6 +37,42 @@ def _as_broadcast(value: Any, name: str, input_shape: tuple[int, ...]) -> torch.
     if not np.all(np.isfinite(array)):
         raise ValidationError(f"`preprocessing` {name} must be finite")
     return torch.from_numpy(array.copy())
+
+
+def module_output_width(module: nn.Module, sample_shape: tuple[int, ...], name: str) -> int:
+    """Run one zero sample of ``sample_shape`` through ``module``; return its number of logits.
+
+    The module's train/eval mode is restored afterwards and no parameter changes.
+
+    Args:
+        module: a torch module mapping ``(n, *sample_shape)`` to logits ``(n, k)``.
+        sample_shape: the shape of one input sample.
+        name: the argument that set ``sample_shape``, for the message.
+
+    Raises:
+        ValidationError: the module cannot process such a sample, or does not answer ``(1, k)``.
+    """
+    parameter = next(module.parameters(), None)
+    device = parameter.device if parameter is not None else torch.device("cpu")
+    dtype = parameter.dtype if parameter is not None and parameter.is_floating_point() else torch.float32
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            output = module(torch.zeros((1, *sample_shape), device=device, dtype=dtype))
+    except (RuntimeError, ValueError, IndexError, TypeError) as error:
+        raise ValidationError(
+            f"`{name}` gives samples of shape {tuple(sample_shape)}, which the module cannot process: {error}"
+        ) from error
+    finally:
+        module.train(was_training)
+    if not isinstance(output, torch.Tensor) or output.ndim != 2 or output.shape[0] != 1:
+        shape = tuple(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
+        raise ValidationError(
+            f"the module must map `{name}`'s samples {tuple(sample_shape)} to logits (n, n_classes), "
+            f"got {shape} for one sample"
+        )
+    return int(output.shape[1])
 
 
 class TorchModel(BaseModel):
@@ -77,8 +118,18 @@ class TorchModel(BaseModel):
         self.n_classes = check_scalar(n_classes, "n_classes", kind=int, low=2)
         self.clip = check_clip(clip)
         self.batch_size = check_scalar(batch_size, "batch_size", kind=int, low=1)
-        self.device = torch.device(device)
+        try:
+            self.device = torch.device(device)
+        except (RuntimeError, TypeError) as error:
+            raise ValidationError(
+                f"`device` must be a torch device such as 'cpu' or 'cuda:0', got {device!r}"
+            ) from error
         self.module = module.to(self.device).eval()
+        width = module_output_width(self.module, self.input_shape, "input_shape")
+        if width != self.n_classes:
+            raise ValidationError(
+                f"`n_classes` must match the module's {width} logits per sample, got {self.n_classes}"
+            )
         self.preprocessing = preprocessing
         if preprocessing is None:
             self._mean = self._std = None

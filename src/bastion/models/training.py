@@ -10,6 +10,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from bastion.exceptions import InputTypeError, ValidationError
+from bastion.models.torch import module_output_width
 from bastion.validation import check_inputs, check_labels, check_scalar, check_seed
 
 
@@ -66,6 +67,15 @@ def fit(
     weight_decay = check_scalar(weight_decay, "weight_decay", low=0)
     temperature = check_scalar(temperature, "temperature", low=0, include_low=False)
     seed = check_seed(seed)
+    width = module_output_width(module, x.shape[1:], "x")
+    if targets.ndim == 2 and targets.shape[1] != width:
+        raise ValidationError(
+            f"`y` soft labels must have {width} columns (the module's logits), got {targets.shape[1]}"
+        )
+    if targets.ndim == 1 and targets.size and targets.max() >= width:
+        raise ValidationError(
+            f"`y` must hold labels in 0..{width - 1} for a module with {width} logits, got {int(targets.max())}"
+        )
 
     device = next(module.parameters()).device
     inputs = torch.as_tensor(x, device=device)

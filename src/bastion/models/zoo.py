@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from bastion.exceptions import ValidationError
+from bastion.exceptions import BastionError, InputTypeError, ValidationError
 from bastion.models.base import check_input_shape
 from bastion.validation import check_scalar, check_seed
 
@@ -47,6 +47,8 @@ def mlp(
     """
     input_shape = check_input_shape(input_shape)
     n_classes = check_scalar(n_classes, "n_classes", kind=int, low=2)
+    if not isinstance(hidden, (tuple, list)):
+        raise InputTypeError(f"`hidden` must be a sequence of layer widths such as (64,), got {hidden!r}")
     hidden = tuple(check_scalar(h, "hidden", kind=int, low=1) for h in hidden)
     config = {"input_shape": list(input_shape), "n_classes": n_classes, "hidden": list(hidden), "seed": seed}
     fork = _seeded(seed)
@@ -120,7 +122,14 @@ def build(arch: str, config: dict[str, Any]) -> ZooNet:
     """Rebuild a zoo architecture from its name and the config it recorded."""
     if arch not in ARCHITECTURES:
         raise ValidationError(f"`arch` must be one of {sorted(ARCHITECTURES)}, got {arch!r}")
+    if not isinstance(config, dict) or not {"input_shape", "n_classes"} <= config.keys():
+        raise InputTypeError(f"`config` must be a dict with 'input_shape' and 'n_classes', got {config!r}")
     config = dict(config)
     input_shape = config.pop("input_shape")
     n_classes = config.pop("n_classes")
-    return ARCHITECTURES[arch](tuple(input_shape), n_classes, **config)
+    try:
+        return ARCHITECTURES[arch](tuple(input_shape), n_classes, **config)
+    except TypeError as error:
+        if isinstance(error, BastionError):
+            raise
+        raise InputTypeError(f"`config` does not fit zoo.{arch}: {error}") from error
