@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import bastion
 from bastion.data import breast_cancer
+from bastion.exceptions import InputTypeError, ValidationError
 
 
 def test_digits_are_one_channel_8x8_images_in_unit_range(digits):
@@ -51,3 +53,18 @@ def test_breast_cancer_labels_are_int64():
     data = breast_cancer(seed=3)
     assert data.y_train.dtype == np.int64 and set(np.unique(data.y_train)) == {0, 1}
     assert data.n_features == 30
+
+
+def test_direct_loader_refuses_a_negative_seed():
+    with pytest.raises(ValidationError, match="`seed` must be an int"):
+        breast_cancer(seed=-1)
+
+
+def test_test_size_leaving_a_split_without_every_class_is_refused():
+    with pytest.raises(ValidationError, match=r"`test_size` must leave at least 10 samples.*got 0.999"):
+        bastion.load("digits", test_size=0.999)
+
+
+def test_load_refuses_a_non_path_by_name():
+    with pytest.raises(InputTypeError, match="`name_or_path` must be a dataset name"):
+        bastion.load(None)

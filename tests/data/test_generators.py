@@ -47,3 +47,18 @@ def test_more_informative_features_than_features_is_refused():
 def test_too_few_samples_for_the_classes_is_refused():
     with pytest.raises(ValidationError, match=r"`n_samples`"):
         synthetic_classification(n_samples=10, n_classes=10)
+
+
+def test_non_positive_class_separation_is_refused():
+    with pytest.raises(ValidationError, match=r"`class_sep` must be a float in \(0, inf\), got -1"):
+        synthetic_classification(n_samples=100, n_features=4, n_informative=2, n_classes=2, class_sep=-1)
+
+
+def test_too_few_informative_features_for_the_clusters_is_refused():
+    with pytest.raises(ValidationError, match="`n_informative` must be at least 5 for 10 classes"):
+        synthetic_classification(n_samples=200, n_features=8, n_informative=2, n_classes=10)
+
+
+def test_test_size_leaving_a_split_without_every_class_is_refused():
+    with pytest.raises(ValidationError, match="`test_size` must leave at least 10 samples"):
+        synthetic_classification(n_samples=100, n_features=8, n_informative=5, n_classes=10, test_size=0.05)

@@ -11,7 +11,7 @@ from bastion.data.dataset import Dataset
 from bastion.data.embedded import breast_cancer, digits
 from bastion.data.files import load_idx_folder, load_npz, read_idx
 from bastion.data.generators import synthetic_classification
-from bastion.exceptions import ValidationError
+from bastion.exceptions import InputTypeError, ValidationError
 from bastion.validation import check_scalar, check_seed
 
 EMBEDDED = {"digits": digits, "breast_cancer": breast_cancer}
@@ -30,6 +30,10 @@ def load(name_or_path: str | Path, *, seed: int = 0, test_size: float = 0.25) ->
     Raises:
         ValidationError: unknown name, missing file, or malformed data.
     """
+    if not isinstance(name_or_path, (str, Path)):
+        raise InputTypeError(
+            f"`name_or_path` must be a dataset name such as 'digits' or a path, got {type(name_or_path).__name__}"
+        )
     seed = check_seed(seed)
     test_size = check_scalar(test_size, "test_size", low=0, high=1, include_low=False, include_high=False)
     if isinstance(name_or_path, str) and name_or_path in EMBEDDED:

@@ -2,11 +2,33 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from sklearn.datasets import load_breast_cancer, load_digits
 from sklearn.model_selection import train_test_split
 
 from bastion.data.dataset import Dataset
+from bastion.exceptions import ValidationError
+from bastion.validation import check_scalar, check_seed
+
+
+def check_split(n_samples: int, n_classes: int, *, seed: object, test_size: object) -> tuple[int, float]:
+    """Validate the ``seed`` and ``test_size`` of a stratified split; return them.
+
+    Raises:
+        ValidationError: ``test_size`` outside (0, 1), or leaving fewer samples than classes
+            in either split (a stratified split needs one of each class on both sides).
+    """
+    seed = check_seed(seed)
+    test_size = check_scalar(test_size, "test_size", low=0, high=1, include_low=False, include_high=False)
+    n_test = math.ceil(test_size * n_samples)
+    if min(n_test, n_samples - n_test) < n_classes:
+        raise ValidationError(
+            f"`test_size` must leave at least {n_classes} samples (one per class) on each side of the "
+            f"{n_samples}-sample split, got {test_size:g} ({n_samples - n_test} train, {n_test} test)"
+        )
+    return seed, test_size
 
 
 def digits(*, seed: int = 0, test_size: float = 0.25) -> Dataset:
@@ -15,6 +37,7 @@ def digits(*, seed: int = 0, test_size: float = 0.25) -> Dataset:
     1,797 images of 10 classes, split stratified by ``seed``.
     """
     bunch = load_digits()
+    seed, test_size = check_split(len(bunch.target), 10, seed=seed, test_size=test_size)
     # The raw pixels are integer intensities 0..16.
     x = (bunch.data / 16.0).astype(np.float32).reshape(-1, 1, 8, 8)
     y = bunch.target.astype(np.int64)
@@ -32,6 +55,7 @@ def breast_cancer(*, seed: int = 0, test_size: float = 0.25) -> Dataset:
     clipped to it.
     """
     bunch = load_breast_cancer()
+    seed, test_size = check_split(len(bunch.target), 2, seed=seed, test_size=test_size)
     x = bunch.data.astype(np.float64)
     y = bunch.target.astype(np.int64)
     x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=test_size, random_state=seed, stratify=y)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from sklearn.datasets import make_classification
 from sklearn.model_selection import train_test_split
 
 from bastion.data.dataset import Dataset
-from bastion.validation import check_scalar, check_seed
+from bastion.data.embedded import check_split
+from bastion.exceptions import ValidationError
+from bastion.validation import check_scalar
 
 
 def synthetic_classification(
@@ -25,12 +29,18 @@ def synthetic_classification(
     Features are min-max scaled to [0, 1] with training-split statistics. The default size
     mirrors MNIST's 60,000 training images, for PATE's many-teacher regime.
     """
+    n_classes = check_scalar(n_classes, "n_classes", kind=int, low=2)
     n_samples = check_scalar(n_samples, "n_samples", kind=int, low=2 * n_classes)
     n_features = check_scalar(n_features, "n_features", kind=int, low=2)
-    n_classes = check_scalar(n_classes, "n_classes", kind=int, low=2)
     n_informative = check_scalar(n_informative, "n_informative", kind=int, low=1, high=n_features)
-    test_size = check_scalar(test_size, "test_size", low=0, high=1, include_low=False, include_high=False)
-    seed = check_seed(seed)
+    # Two Gaussian clusters per class sit on distinct vertices of the informative hypercube.
+    if 2 * n_classes > 2**n_informative:
+        raise ValidationError(
+            f"`n_informative` must be at least {math.ceil(math.log2(2 * n_classes))} for {n_classes} classes "
+            f"(2 clusters per class need 2 * n_classes <= 2 ** n_informative), got {n_informative}"
+        )
+    class_sep = check_scalar(class_sep, "class_sep", low=0, include_low=False)
+    seed, test_size = check_split(n_samples, n_classes, seed=seed, test_size=test_size)
     x, y = make_classification(
         n_samples=n_samples,
         n_features=n_features,
