@@ -230,6 +230,11 @@ def test_label_refuses_delta_outside_the_unit_interval(fitted_pate, split):
             fitted_pate.label(split.x_public, delta=delta)
 
 
+def test_label_refuses_true_labels_outside_the_private_classes(fitted_pate, split):
+    with pytest.raises(ValidationError, match=r"`y_public` must hold labels in 0..9 for a 10-class model, got 19"):
+        fitted_pate.label(split.x_public[:10], y_public=split.y_public[:10] + 10, smooth_sensitivity=False)
+
+
 @pytest.mark.parametrize("orders", [[1.0, 2.0], [0.5]])
 def test_label_refuses_renyi_orders_of_at_most_one(fitted_pate, split, orders):
     with pytest.raises(ValidationError, match="`orders`"):

@@ -302,7 +302,7 @@ class PATE:
         answered = np.flatnonzero(labels != UNANSWERED)
         accuracy = None
         if y_public is not None:
-            truth = check_labels(y_public, "y_public", n_samples=len(x))
+            truth = check_labels(y_public, "y_public", n_samples=len(x), n_classes=self.n_classes_)
             accuracy = float(np.mean(labels[answered] == truth[answered])) if len(answered) else None
         spent = accountant.spent(delta)
         analysis = self._smooth_sensitivity(votes, delta) if smooth_sensitivity else None
