@@ -73,3 +73,12 @@ def test_certainty_reward_needs_probabilities(digits_split):
 def test_pool_of_the_wrong_shape_is_refused(digits_mlp, breast_cancer):
     with pytest.raises(ValidationError, match="`pool` must have shape \\(n, 1, 8, 8\\)"):
         knockoff(breast_cancer.x_train).extract(digits_mlp, budget=10)
+
+
+def test_random_sampling_accepts_a_pool_smaller_than_n_clusters(digits):
+    assert KnockoffNets(digits.x_train[:5], sampling="random").n_clusters == 10
+
+
+def test_adaptive_sampling_refuses_more_clusters_than_pool_images(digits):
+    with pytest.raises(ValidationError, match=r"`n_clusters` must be an int in \[1, 5\], got 10"):
+        KnockoffNets(digits.x_train[:5], sampling="adaptive")

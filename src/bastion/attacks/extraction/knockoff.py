@@ -122,7 +122,11 @@ class KnockoffNets(ExtractionAttack):
         self.lr = check_scalar(lr, "lr", low=0, include_low=False)
         self.batch_size = check_scalar(batch_size, "batch_size", kind=int, low=1)
         self.groups = None if groups is None else check_labels(groups, "groups", n_samples=len(self.pool))
-        self.n_clusters = check_scalar(n_clusters, "n_clusters", kind=int, low=1, high=len(self.pool))
+        # Only adaptive sampling without groups clusters the pool: there the pool bounds n_clusters.
+        clusters_pool = self.sampling == "adaptive" and self.groups is None
+        self.n_clusters = check_scalar(
+            n_clusters, "n_clusters", kind=int, low=1, high=len(self.pool) if clusters_pool else None
+        )
         if reward is None:
             reward = "all" if self.output == "probabilities" else "loss"
         self.reward = check_choice(reward, "reward", REWARDS)
