@@ -99,3 +99,14 @@ def test_ray_backend_without_ray_installed_raises_a_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(BackendUnavailableError, match="pip install ray"):
         get_backend("ray")
+
+
+@pytest.mark.parametrize("backend", [SerialBackend(), LocalBackend(n_workers=1)])
+def test_map_refuses_a_non_callable_fn_by_name(backend):
+    with pytest.raises(InputTypeError, match="`fn` must be a callable"):
+        backend.map(3, [1, 2])
+
+
+def test_map_refuses_jobs_that_are_not_iterable():
+    with pytest.raises(InputTypeError, match="`jobs` must be an iterable of jobs"):
+        SerialBackend().map(abs, None)

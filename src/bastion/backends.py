@@ -68,6 +68,15 @@ def spawn_seeds(seed: int, n: int) -> list[int]:
     return [int(child.generate_state(1, dtype=np.uint32)[0]) for child in children]
 
 
+def _check_map_args(fn: Any, jobs: Any) -> list[Any]:
+    """Check ``map``'s arguments: a callable and an iterable of jobs; return the jobs as a list."""
+    if not callable(fn):
+        raise InputTypeError(f"`fn` must be a callable fn(job) -> result, got {type(fn).__name__}")
+    if jobs is None or isinstance(jobs, (str, bytes)) or not isinstance(jobs, Iterable):
+        raise InputTypeError(f"`jobs` must be an iterable of jobs (a list, a generator), got {type(jobs).__name__}")
+    return list(jobs)
+
+
 class SerialBackend:
     """Runs the jobs one after the other in this process."""
 
@@ -82,7 +91,7 @@ class SerialBackend:
         description: str = "jobs",
     ) -> list[Any]:
         """``[fn(job) for job in jobs]`` with an optional progress bar."""
-        jobs = list(jobs)
+        jobs = _check_map_args(fn, jobs)
         return [fn(job) for job in tqdm(jobs, desc=description, disable=not progress, leave=False)]
 
     def __repr__(self) -> str:
@@ -152,7 +161,7 @@ class LocalBackend:
         Raises:
             InputTypeError: ``fn`` or the jobs cannot be sent to another process.
         """
-        jobs = list(jobs)
+        jobs = _check_map_args(fn, jobs)
         if not jobs:
             return []
         _check_picklable(fn, jobs, "local")
@@ -207,7 +216,7 @@ class RayBackend:
         description: str = "jobs",
     ) -> list[Any]:
         """``[fn(job) for job in jobs]`` as Ray tasks; results in job order."""
-        jobs = list(jobs)
+        jobs = _check_map_args(fn, jobs)
         if not jobs:
             return []
         ray = self._ray
