@@ -70,3 +70,15 @@ def test_factory_must_be_callable_and_return_fresh_modules(small_digits):
         distiller.fit(lambda: "mlp", small_digits)
     with pytest.raises(ValidationError, match="new module on each call"):
         distiller.fit(lambda: module, small_digits)
+
+
+def test_factory_with_the_wrong_number_of_logits_is_refused_by_name(small_digits):
+    distiller = DefensiveDistillation(epochs=1, progress=False)
+    with pytest.raises(ValidationError, match=r"`module_factory` must build a teacher with 10 logits.*got 3"):
+        distiller.fit(lambda: zoo.mlp(small_digits.input_shape, 3, hidden=(4,)), small_digits)
+
+
+def test_factory_for_another_input_shape_is_refused_by_name(small_digits):
+    distiller = DefensiveDistillation(epochs=1, progress=False)
+    with pytest.raises(ValidationError, match="`module_factory` built a teacher that does not fit `dataset`"):
+        distiller.fit(lambda: zoo.mlp((1, 4, 4), 10, hidden=(4,)), small_digits)

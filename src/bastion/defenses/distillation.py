@@ -12,6 +12,7 @@ from torch import nn
 from bastion.exceptions import InputTypeError, ValidationError
 from bastion.models import TorchModel, fit
 from bastion.models.base import check_clip
+from bastion.models.torch import module_output_width
 from bastion.validation import check_inputs, check_labels, check_scalar, check_seed
 
 
@@ -111,7 +112,7 @@ class DefensiveDistillation:
         x = check_inputs(dataset.x_train, "dataset.x_train", sample_shape=dataset.input_shape, value_range=self.clip)
         y = check_labels(dataset.y_train, "dataset.y_train", n_samples=len(x), n_classes=dataset.n_classes)
         started = time.perf_counter()
-        teacher_module = self._build(module_factory, "teacher")
+        teacher_module = self._build(module_factory, "teacher", dataset)
         schedule = {"lr": self.lr, "batch_size": self.batch_size, "weight_decay": self.weight_decay}
         fit(
             teacher_module,
@@ -130,7 +131,7 @@ class DefensiveDistillation:
         logits = torch.from_numpy(self.teacher_.logits(x))
         self.soft_labels_ = torch.softmax(logits / self.temperature, dim=1).numpy()
 
-        student_module = self._build(module_factory, "student")
+        student_module = self._build(module_factory, "student", dataset)
         if student_module is teacher_module:
             raise ValidationError("`module_factory` must return a new module on each call, got the same module twice")
         fit(
@@ -151,11 +152,20 @@ class DefensiveDistillation:
         return self.model_
 
     @staticmethod
-    def _build(module_factory: Callable[[], nn.Module], role: str) -> nn.Module:
+    def _build(module_factory: Callable[[], nn.Module], role: str, dataset: Any) -> nn.Module:
         module = module_factory()
         if not isinstance(module, nn.Module):
             raise InputTypeError(
                 f"`module_factory` must return a torch.nn.Module, got {type(module).__name__} for the {role}"
+            )
+        try:
+            width = module_output_width(module, tuple(dataset.input_shape), "dataset.input_shape")
+        except ValidationError as error:
+            raise ValidationError(f"`module_factory` built a {role} that does not fit `dataset`: {error}") from error
+        if width != dataset.n_classes:
+            raise ValidationError(
+                f"`module_factory` must build a {role} with {dataset.n_classes} logits (the dataset's classes), "
+                f"got {width}"
             )
         return module
 
