@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bastion.defenses.pate import LabelSpreadingClassifier
+from bastion.defenses.pate import LabelSpreadingClassifier, TorchTrainer
 from bastion.defenses.pate.student import spread_labels
-from bastion.exceptions import ValidationError
+from bastion.exceptions import InputTypeError, NotFittedError, ValidationError
 
 
 def test_spread_labels_labels_the_unlabelled_digits_accurately(split):
@@ -34,3 +34,13 @@ def test_label_spreading_classifier_predicts_with_probabilities(split):
 def test_label_spreading_classifier_without_unlabelled_data_raises_a_clear_error(split):
     with pytest.raises((ValidationError, TypeError), match="x_unlabelled"):
         LabelSpreadingClassifier().fit(split.x_private[:50], split.y_private[:50])
+
+
+def test_label_spreading_predict_before_fit_raises_not_fitted():
+    with pytest.raises(NotFittedError, match="LabelSpreadingClassifier is not fitted yet"):
+        LabelSpreadingClassifier().predict(np.zeros((2, 4)))
+
+
+def test_torch_trainer_refuses_a_build_without_a_seed_keyword():
+    with pytest.raises(InputTypeError, match="`build` must accept a `seed` keyword"):
+        TorchTrainer(lambda: None)

@@ -9,6 +9,7 @@ Fitting functions here are top-level so the process and Ray backends can ship th
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.semi_supervised import LabelSpreading
 from torch import nn
 
-from bastion.exceptions import InputTypeError, ValidationError
+from bastion.exceptions import InputTypeError, NotFittedError, ValidationError
 from bastion.models import SklearnModel, TorchModel
 from bastion.models import fit as fit_module
 from bastion.models.base import BaseModel
@@ -102,12 +103,18 @@ class LabelSpreadingClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = self.model_.classes_
         return self
 
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            raise NotFittedError("this LabelSpreadingClassifier is not fitted yet; call fit(x, y) first")
+
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Class labels ``(n,)`` of ``x`` from its neighbours in the fitted graph."""
+        self._check_fitted()
         return self.model_.predict(np.asarray(x).reshape(len(x), -1))
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """Normalised label-spreading scores ``(n, n_classes)``."""
+        self._check_fitted()
         return self.model_.predict_proba(np.asarray(x).reshape(len(x), -1))
 
 
@@ -137,6 +144,18 @@ class TorchTrainer:
     def __post_init__(self) -> None:
         if not callable(self.build):
             raise InputTypeError(f"`build` must be callable as build(seed=...), got {type(self.build).__name__}")
+        try:
+            signature = inspect.signature(self.build)
+        except (TypeError, ValueError):  # builtins and some C callables hide their signature
+            signature = None
+        if signature is not None:
+            try:
+                signature.bind(seed=0)
+            except TypeError as error:
+                raise InputTypeError(
+                    f"`build` must accept a `seed` keyword, as in build(seed=...) -> nn.Module, got {signature}: "
+                    f"{error}; e.g. functools.partial(zoo.mlp, input_shape, n_classes)"
+                ) from error
         check_scalar(self.epochs, "epochs", kind=int, low=1)
         check_scalar(self.lr, "lr", low=0, include_low=False)
         check_scalar(self.batch_size, "batch_size", kind=int, low=1)
