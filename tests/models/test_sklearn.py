@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn.linear_model import LogisticRegression, Perceptron
+from sklearn.linear_model import LinearRegression, LogisticRegression, Perceptron
 
 from bastion.exceptions import CapabilityError, InputTypeError, NotFittedError, ValidationError
 from bastion.models import GRADIENTS, LABELS, SCORES, SklearnModel, require
@@ -93,3 +93,9 @@ def test_classes_other_than_zero_to_k_are_refused(table):
 def test_object_without_predict_is_refused():
     with pytest.raises(InputTypeError, match=r"scikit-learn classifier with predict"):
         SklearnModel(object())
+
+
+def test_fitted_regressor_is_refused_as_not_a_classifier(breast_cancer):
+    regressor = LinearRegression().fit(breast_cancer.x_train, breast_cancer.y_train)
+    with pytest.raises(InputTypeError, match="`estimator` must be a classifier with classes_, got LinearRegression"):
+        SklearnModel(regressor)

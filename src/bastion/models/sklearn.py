@@ -37,8 +37,13 @@ class SklearnModel(BaseModel):
                 f"`estimator` must be a scikit-learn classifier with predict(), got {type(estimator).__name__}"
             )
         classes = getattr(estimator, "classes_", None)
-        if classes is None or not hasattr(estimator, "n_features_in_"):
+        if not hasattr(estimator, "n_features_in_"):
             raise NotFittedError(f"`estimator` {type(estimator).__name__} must be fitted before wrapping it")
+        if classes is None:
+            raise InputTypeError(
+                f"`estimator` must be a classifier with classes_, got {type(estimator).__name__}, which has none "
+                "(a regressor or a transformer?)"
+            )
         classes = np.asarray(classes)
         if not np.issubdtype(classes.dtype, np.integer) or not np.array_equal(classes, np.arange(len(classes))):
             raise ValidationError(f"`estimator` must be fitted on labels 0..k-1, got classes_ {classes.tolist()[:10]}")
