@@ -7,7 +7,7 @@ import pytest
 
 from bastion.attacks.extraction import EquationSolving
 from bastion.attacks.extraction.equation_solving import rounding_step, solve_log_ratios
-from bastion.exceptions import CapabilityError, ValidationError
+from bastion.exceptions import CapabilityError, InputTypeError, ValidationError
 from bastion.models import LabelOnly, RoundedScores, TorchModel, zoo
 
 
@@ -106,3 +106,8 @@ def test_weighting_by_precision_beats_plain_least_squares_on_rounded_answers(dig
         stolen = np.exp(logits - logits.max(axis=1, keepdims=True))
         errors.append(np.abs(stolen / stolen.sum(axis=1, keepdims=True) - digits_logistic.predict_proba(x)).max())
     assert errors[1] < errors[0]
+
+
+def test_minimum_budget_of_a_non_model_is_a_type_error_naming_model():
+    with pytest.raises(InputTypeError, match="`model` must be a bastion Model"):
+        EquationSolving().minimum_budget(None)

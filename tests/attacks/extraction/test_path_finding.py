@@ -45,3 +45,8 @@ def test_leaf_identity_needs_a_tree(breast_cancer_logistic):
 def test_budget_below_one_leaf_names_the_minimum(tree):
     with pytest.raises(ValidationError, match="at least 61"):
         DecisionTreePathFinding().extract(LeafIdentity(tree), budget=60)
+
+
+def test_minimum_budget_of_a_non_model_is_a_type_error_naming_model():
+    with pytest.raises(InputTypeError, match="`model` must be a bastion Model"):
+        DecisionTreePathFinding().minimum_budget(None)

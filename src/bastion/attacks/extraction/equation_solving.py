@@ -12,7 +12,7 @@ from sklearn.linear_model import LogisticRegression
 
 from bastion.attacks.extraction.base import ExtractionAttack, QueryBudget, uniform_inputs
 from bastion.exceptions import ValidationError
-from bastion.models.base import SCORES
+from bastion.models.base import LABELS, SCORES, require
 from bastion.models.sklearn import SklearnModel
 from bastion.models.torch import TorchModel
 from bastion.models.training import fit
@@ -206,6 +206,7 @@ class EquationSolving(ExtractionAttack):
 
     def minimum_budget(self, model: Any) -> int:
         """``d + 1``: fewer answers cannot determine a linear model of ``d`` features."""
+        require(model, LABELS, "EquationSolving.minimum_budget")
         return _n_features(model) + 1
 
     def _minimum_reason(self, model: Any) -> str:

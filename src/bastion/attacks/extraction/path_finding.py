@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from bastion.attacks.extraction.base import ExtractionAttack, QueryBudget
-from bastion.models.base import LABELS, SCORES, BaseModel
+from bastion.models.base import LABELS, SCORES, BaseModel, require
 from bastion.models.wrappers import LEAVES
 from bastion.validation import check_scalar
 
@@ -87,6 +87,7 @@ class DecisionTreePathFinding(ExtractionAttack):
 
     def minimum_budget(self, model: Any) -> int:
         """``1 + 2 d``: identify the first leaf and test both ends of each feature's line."""
+        require(model, LABELS, "DecisionTreePathFinding.minimum_budget")
         return 1 + 2 * int(np.prod(model.input_shape))
 
     def _minimum_reason(self, model: Any) -> str:
