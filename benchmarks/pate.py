@@ -475,11 +475,10 @@ def render(points, baseline, ensembles, seeds, membership, scale) -> str:
         lines += [f"| {name} | {seconds:.1f} |" for name, seconds in timings.items()]
         lines += [
             "",
-            f"Speed-up with 2 processes: {serial / local:.2f}x on a {os.cpu_count()}-core machine shared with "
-            f"other jobs (1-minute load average {scale['load'][0]:.1f} before, {scale['load'][1]:.1f} after the "
-            "timings: other jobs kept the cores busy, and a check with 30 of these teachers measured 0.24 s per "
-            "teacher inside the workers against 0.15 s in one process, i.e. contention for the cores, not backend "
-            "overhead; not measured on an idle machine) "
+            f"Speed-up with 2 processes: {serial / local:.2f}x on a {os.cpu_count()}-core machine "
+            f"(1-minute load average {scale['load'][0]:.1f} before, {scale['load'][1]:.1f} after the timings; "
+            "a load above the core count means other jobs shared the cores and the speed-up understates the "
+            "backend) "
             f"(the same teachers either way: identical votes = {scale['identical']}). Mean teacher accuracy "
             f"{scale['teacher_accuracy']:.1%}, noise-free ensemble {scale['ensemble']:.1%}, non-private "
             f"`SVC(C=10)` on 10,000 of the private samples {scale['baseline']:.1%}.",
