@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-import io
-import warnings
-
 import pytest
 import torch
+from tests.models.conftest import export
 
 from bastion.attacks.extraction import EquationSolving, KnockoffNets
 from bastion.models import OnnxModel, zoo
 
 
 def onnx_model(module: torch.nn.Module, shape: tuple[int, ...]) -> OnnxModel:
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(
-            module.eval(),
-            torch.zeros(1, *shape),
-            buffer,
-            dynamo=False,
-            input_names=["x"],
-            output_names=["logits"],
-            dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}},
-        )
-    return OnnxModel(buffer.getvalue())
+    return OnnxModel(export(module, shape))
 
 
 @pytest.fixture(scope="module")

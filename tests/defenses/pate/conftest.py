@@ -41,3 +41,18 @@ def fitted_pate(split) -> PATE:
     """Ten support-vector teachers on disjoint 60-sample shards, GNMax(sigma=2)."""
     pate = PATE(SVC(C=10), 10, GNMax(2.0), backend="serial", seed=0, progress=False)
     return pate.fit_teachers(split.x_private, split.y_private)
+
+
+@pytest.fixture()
+def pinned_votes() -> np.ndarray:
+    """Six 250-teacher vote histograms (10 classes) whose costs are pinned to the authors' analysis code."""
+    return np.array(
+        [
+            [231, 4, 3, 2, 2, 2, 2, 2, 1, 1],
+            [120, 98, 10, 5, 5, 4, 3, 2, 2, 1],
+            [250, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            [60, 55, 40, 30, 20, 15, 10, 10, 5, 5],
+            [0, 0, 3, 190, 50, 2, 1, 1, 1, 2],
+            [5, 212, 8, 5, 5, 5, 4, 3, 2, 1],
+        ]
+    )

@@ -314,34 +314,22 @@ def test_accountant_spent_reports_order_and_counts():
     assert spent.to_dict()["expected_answered"] == accountant.expected_answered
 
 
-PINNED_VOTES = np.array(
-    [
-        [231, 4, 3, 2, 2, 2, 2, 2, 1, 1],
-        [120, 98, 10, 5, 5, 4, 3, 2, 2, 1],
-        [250, 0, 0, 0, 0, 0, 0, 0, 0, 0],
-        [60, 55, 40, 30, 20, 15, 10, 10, 5, 5],
-        [0, 0, 3, 190, 50, 2, 1, 1, 1, 2],
-        [5, 212, 8, 5, 5, 5, 4, 3, 2, 1],
-    ]
-)
-
-
-def test_accountant_pinned_to_the_authors_analysis():
+def test_accountant_pinned_to_the_authors_analysis(pinned_votes):
     # Values from the authors' research/pate_2018/core.py and pate_2017/analysis.py (run
     # separately, accumulated as rdp_cumulative.py does) on the six histograms above.
     confident = PrivacyAccountant()
-    confident.add_confident_gnmax(PINNED_VOTES, 200, 150, 40)
+    confident.add_confident_gnmax(pinned_votes, 200, 150, 40)
     assert confident.spent(1e-5).epsilon == pytest.approx(0.2591221571258891, rel=1e-10)
     assert confident.spent(1e-5).order == 63.5
     assert confident.expected_answered == pytest.approx(2.6899538452335343, rel=1e-12)
     gnmax = PrivacyAccountant()
-    gnmax.add_gnmax(PINNED_VOTES, 40)
+    gnmax.add_gnmax(pinned_votes, 40)
     assert gnmax.spent(1e-5).epsilon == pytest.approx(0.3368526320493089, rel=1e-10)
     assert gnmax.spent(1e-5).order == 52.5
     lnmax = PrivacyAccountant()
-    lnmax.add_lnmax(PINNED_VOTES, 1 / 20)
+    lnmax.add_lnmax(pinned_votes, 1 / 20)
     assert lnmax.spent(1e-5).epsilon == pytest.approx(0.38726749328750804, rel=1e-10)
-    assert lnmax_epsilon(PINNED_VOTES, gamma=0.05, delta=1e-5) == pytest.approx((1.5304513799625823, 8), rel=1e-10)
+    assert lnmax_epsilon(pinned_votes, gamma=0.05, delta=1e-5) == pytest.approx((1.5304513799625823, 8), rel=1e-10)
 
 
 # --------------------------------------------------------------------------- LNMax (2017)

@@ -140,20 +140,12 @@ def test_analysis_epsilon_agrees_with_accountant():
     assert analysis.epsilon_std == pytest.approx(analysis.smooth_sensitivity * analysis.sigma_ss)
 
 
-def test_analysis_pinned_to_the_authors_smooth_sensitivity_table():
+def test_analysis_pinned_to_the_authors_smooth_sensitivity_table(pinned_votes):
     # The authors' smooth_sensitivity_table.py (run separately) on six 250-teacher histograms,
     # Confident-GNMax T=200, sigma_1=150, sigma_2=40 at order 20 (where C5-C6 hold).
-    votes = np.array(
-        [
-            [231, 4, 3, 2, 2, 2, 2, 2, 1, 1],
-            [120, 98, 10, 5, 5, 4, 3, 2, 2, 1],
-            [250, 0, 0, 0, 0, 0, 0, 0, 0, 0],
-            [60, 55, 40, 30, 20, 15, 10, 10, 5, 5],
-            [0, 0, 3, 190, 50, 2, 1, 1, 1, 2],
-            [5, 212, 8, 5, 5, 5, 4, 3, 2, 1],
-        ]
+    analysis = smooth_sensitivity_analysis(
+        pinned_votes, sigma=40, delta=1e-5, threshold=200, sigma_threshold=150, order=20
     )
-    analysis = smooth_sensitivity_analysis(votes, sigma=40, delta=1e-5, threshold=200, sigma_threshold=150, order=20)
     assert analysis.beta == pytest.approx(0.015, rel=1e-12)
     assert analysis.smooth_sensitivity == pytest.approx(0.000758077277643116, rel=1e-10)
     assert analysis.sigma_ss == pytest.approx(30.068732182048308, rel=1e-10)
