@@ -26,7 +26,8 @@ import onnx
 import torch
 from onnx import TensorProto, helper
 
-from bastion.models import SklearnModel, TorchModel, io as model_io, zoo
+from bastion.models import SklearnModel, TorchModel, zoo
+from bastion.models import io as model_io
 
 
 @dataclass(frozen=True)
@@ -85,8 +86,10 @@ class _Partial:
 # -- opcode assembly for the hand-crafted bypasses -------------------------------------------
 def _text(value: str) -> bytes:
     data = value.encode()
-    return pickle.SHORT_BINUNICODE + bytes([len(data)]) + data if len(data) < 256 else (
-        pickle.BINUNICODE + struct.pack("<I", len(data)) + data
+    return (
+        pickle.SHORT_BINUNICODE + bytes([len(data)]) + data
+        if len(data) < 256
+        else (pickle.BINUNICODE + struct.pack("<I", len(data)) + data)
     )
 
 
@@ -116,11 +119,23 @@ def stack_global_memo(folder: Path, marker: Path) -> Path:
     """``os``/``system`` pushed and memoized early, fetched back with BINGET just before STACK_GLOBAL."""
     data = (
         _proto(4)
-        + _text("os") + pickle.MEMOIZE + pickle.POP
-        + _text("system") + pickle.MEMOIZE + pickle.POP
-        + _text("decoy") + pickle.POP
-        + pickle.BINGET + b"\x00" + pickle.BINGET + b"\x01" + pickle.STACK_GLOBAL
-        + _text(_command(marker)) + pickle.TUPLE1 + pickle.REDUCE + pickle.STOP
+        + _text("os")
+        + pickle.MEMOIZE
+        + pickle.POP
+        + _text("system")
+        + pickle.MEMOIZE
+        + pickle.POP
+        + _text("decoy")
+        + pickle.POP
+        + pickle.BINGET
+        + b"\x00"
+        + pickle.BINGET
+        + b"\x01"
+        + pickle.STACK_GLOBAL
+        + _text(_command(marker))
+        + pickle.TUPLE1
+        + pickle.REDUCE
+        + pickle.STOP
     )
     return _write(folder, "memo.pkl", data)
 
@@ -129,10 +144,22 @@ def stack_global_detour(folder: Path, marker: Path) -> Path:
     """The strings reach STACK_GLOBAL through DUP/POP and MARK/POP_MARK detours."""
     data = (
         _proto(4)
-        + _text("subprocess") + pickle.MARK + _text("noise") + pickle.POP_MARK
-        + _text("check_call") + pickle.DUP + pickle.POP + pickle.STACK_GLOBAL
-        + pickle.MARK + _text("sh") + _text("-c") + _text(_command(marker)) + pickle.LIST
-        + pickle.TUPLE1 + pickle.REDUCE + pickle.STOP
+        + _text("subprocess")
+        + pickle.MARK
+        + _text("noise")
+        + pickle.POP_MARK
+        + _text("check_call")
+        + pickle.DUP
+        + pickle.POP
+        + pickle.STACK_GLOBAL
+        + pickle.MARK
+        + _text("sh")
+        + _text("-c")
+        + _text(_command(marker))
+        + pickle.LIST
+        + pickle.TUPLE1
+        + pickle.REDUCE
+        + pickle.STOP
     )
     return _write(folder, "detour.pkl", data)
 
@@ -145,9 +172,16 @@ def partial_explicit(folder: Path, marker: Path) -> Path:
     """``REDUCE(functools.partial, (os.system, cmd))`` then calling the result with no arguments."""
     data = (
         _proto(2)
-        + pickle.GLOBAL + b"functools\npartial\n"
-        + pickle.GLOBAL + b"os\nsystem\n" + _text(_command(marker)) + pickle.TUPLE2 + pickle.REDUCE
-        + pickle.EMPTY_TUPLE + pickle.REDUCE + pickle.STOP
+        + pickle.GLOBAL
+        + b"functools\npartial\n"
+        + pickle.GLOBAL
+        + b"os\nsystem\n"
+        + _text(_command(marker))
+        + pickle.TUPLE2
+        + pickle.REDUCE
+        + pickle.EMPTY_TUPLE
+        + pickle.REDUCE
+        + pickle.STOP
     )
     return _write(folder, "partial_explicit.pkl", data)
 
@@ -156,10 +190,20 @@ def getattr_chain(folder: Path, marker: Path) -> Path:
     """``getattr(__import__("os"), "system")("touch marker")``: no os global appears anywhere."""
     data = (
         _proto(2)
-        + pickle.GLOBAL + b"builtins\ngetattr\n"
-        + pickle.GLOBAL + b"builtins\n__import__\n" + _text("os") + pickle.TUPLE1 + pickle.REDUCE
-        + _text("system") + pickle.TUPLE2 + pickle.REDUCE
-        + _text(_command(marker)) + pickle.TUPLE1 + pickle.REDUCE + pickle.STOP
+        + pickle.GLOBAL
+        + b"builtins\ngetattr\n"
+        + pickle.GLOBAL
+        + b"builtins\n__import__\n"
+        + _text("os")
+        + pickle.TUPLE1
+        + pickle.REDUCE
+        + _text("system")
+        + pickle.TUPLE2
+        + pickle.REDUCE
+        + _text(_command(marker))
+        + pickle.TUPLE1
+        + pickle.REDUCE
+        + pickle.STOP
     )
     return _write(folder, "getattr.pkl", data)
 
@@ -173,8 +217,14 @@ def nested_torch_bytes(folder: Path, marker: Path) -> Path:
     inner = pickle.dumps(_System(marker), protocol=2)
     data = (
         _proto(2)
-        + pickle.GLOBAL + b"torch.storage\n_load_from_bytes\n"
-        + pickle.BINBYTES + struct.pack("<I", len(inner)) + inner + pickle.TUPLE1 + pickle.REDUCE + pickle.STOP
+        + pickle.GLOBAL
+        + b"torch.storage\n_load_from_bytes\n"
+        + pickle.BINBYTES
+        + struct.pack("<I", len(inner))
+        + inner
+        + pickle.TUPLE1
+        + pickle.REDUCE
+        + pickle.STOP
     )
     return _write(folder, "nested_storage.pkl", data)
 
@@ -316,7 +366,8 @@ def torchscript_custom_op(folder: Path, marker: Path) -> Path:
 def torchscript_file_access(folder: Path, marker: Path) -> Path:
     path = _traced(folder / "scripted_file.pt")
     return _edit_code(
-        path, "return torch.linear(input, weight, bias)",
+        path,
+        "return torch.linear(input, weight, bias)",
         f"_3 = torch.from_file({str(marker)!r}, True, 3)\n    return torch.linear(input, weight, bias)",
     )
 
@@ -332,8 +383,11 @@ def _onnx_model(*, location: str | None = None, domain: str = "", raw: bytes | N
             weight.external_data.add(key=key, value=value)
     node = helper.make_node("Mul" if not domain else "Run", ["x", "w"], ["y"], name="mul", domain=domain)
     graph = helper.make_graph(
-        [node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])], [weight],
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])],
+        [weight],
     )
     opsets = [helper.make_opsetid("", 17)] + ([helper.make_opsetid(domain, 1)] if domain else [])
     return helper.make_model(graph, opset_imports=opsets)
@@ -423,8 +477,14 @@ def clean_onnx_file(folder: Path, marker: Path) -> Path:
     path = folder / "exported.onnx"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(_tiny_torch().module.eval(), torch.zeros(1, 1, 4, 4), str(path), dynamo=False,
-                          input_names=["x"], output_names=["logits"])
+        torch.onnx.export(
+            _tiny_torch().module.eval(),
+            torch.zeros(1, 1, 4, 4),
+            str(path),
+            dynamo=False,
+            input_names=["x"],
+            output_names=["logits"],
+        )
     return path
 
 
@@ -468,62 +528,185 @@ def clean_pickled_arrays(folder: Path, marker: Path) -> Path:
 
 
 MALICIOUS = [
-    *(Case(f"reduce_os_system_protocol_{p}", reduce_protocol(p), "pickle.dangerous-call", "critical",
-           f"__reduce__ to os.system, pickle protocol {p}") for p in range(6)),
+    *(
+        Case(
+            f"reduce_os_system_protocol_{p}",
+            reduce_protocol(p),
+            "pickle.dangerous-call",
+            "critical",
+            f"__reduce__ to os.system, pickle protocol {p}",
+        )
+        for p in range(6)
+    ),
     Case("builtins_exec", exec_payload, "pickle.dangerous-call", "critical", "__reduce__ to builtins.exec"),
-    Case("stack_global_memo", stack_global_memo, "pickle.dangerous-call", "critical",
-         "STACK_GLOBAL from memoized strings (BINGET)"),
-    Case("stack_global_detour", stack_global_detour, "pickle.dangerous-call", "critical",
-         "STACK_GLOBAL through DUP/POP and MARK/POP_MARK detours"),
-    Case("functools_partial", partial_chain, "pickle.dangerous-call", "critical",
-         "__reduce__ chain through a pickled functools.partial"),
-    Case("functools_partial_explicit", partial_explicit, "pickle.dangerous-call", "critical",
-         "REDUCE(functools.partial(os.system, cmd)) then a call with no arguments"),
-    Case("getattr_import_chain", getattr_chain, "pickle.dangerous-call", "critical",
-         "getattr(__import__('os'), 'system'): no os global in the stream"),
+    Case(
+        "stack_global_memo",
+        stack_global_memo,
+        "pickle.dangerous-call",
+        "critical",
+        "STACK_GLOBAL from memoized strings (BINGET)",
+    ),
+    Case(
+        "stack_global_detour",
+        stack_global_detour,
+        "pickle.dangerous-call",
+        "critical",
+        "STACK_GLOBAL through DUP/POP and MARK/POP_MARK detours",
+    ),
+    Case(
+        "functools_partial",
+        partial_chain,
+        "pickle.dangerous-call",
+        "critical",
+        "__reduce__ chain through a pickled functools.partial",
+    ),
+    Case(
+        "functools_partial_explicit",
+        partial_explicit,
+        "pickle.dangerous-call",
+        "critical",
+        "REDUCE(functools.partial(os.system, cmd)) then a call with no arguments",
+    ),
+    Case(
+        "getattr_import_chain",
+        getattr_chain,
+        "pickle.dangerous-call",
+        "critical",
+        "getattr(__import__('os'), 'system'): no os global in the stream",
+    ),
     Case("nested_pickle", nested_pickle, "pickle.dangerous-call", "critical", "pickle.loads of a nested pickle"),
-    Case("nested_in_storage_bytes", nested_torch_bytes, "pickle.dangerous-call", "critical",
-         "nested pickle in torch.storage._load_from_bytes bytes"),
-    Case("torch_zip_payload", torch_zip_payload, "pickle.dangerous-call", "critical",
-         "torch.save checkpoint with a payload object"),
-    Case("torch_legacy_payload", torch_legacy_payload, "pickle.dangerous-call", "critical",
-         "legacy (non-zip) torch.save with a payload"),
-    Case("zip_duplicate_name", zip_duplicate_name, "zip.duplicate-name", "high",
-         "zip: malicious data.pkl shadowed by a clean duplicate name"),
-    Case("zip_encrypted_flag", zip_encrypted_flag, "zip.encrypted-flag", "high",
-         "zip: data.pkl flagged encrypted (zipfile refuses, torch reads)"),
-    Case("zip_name_mismatch", zip_name_mismatch, "zip.name-mismatch", "high",
-         "zip: local header name differs from the directory's"),
-    Case("zip_hidden_protocol0", zip_hidden_protocol0, "zip.hidden-pickle", "medium",
-         "zip: protocol-0 pickle (no magic) under a non-pickle name"),
+    Case(
+        "nested_in_storage_bytes",
+        nested_torch_bytes,
+        "pickle.dangerous-call",
+        "critical",
+        "nested pickle in torch.storage._load_from_bytes bytes",
+    ),
+    Case(
+        "torch_zip_payload",
+        torch_zip_payload,
+        "pickle.dangerous-call",
+        "critical",
+        "torch.save checkpoint with a payload object",
+    ),
+    Case(
+        "torch_legacy_payload",
+        torch_legacy_payload,
+        "pickle.dangerous-call",
+        "critical",
+        "legacy (non-zip) torch.save with a payload",
+    ),
+    Case(
+        "zip_duplicate_name",
+        zip_duplicate_name,
+        "zip.duplicate-name",
+        "high",
+        "zip: malicious data.pkl shadowed by a clean duplicate name",
+    ),
+    Case(
+        "zip_encrypted_flag",
+        zip_encrypted_flag,
+        "zip.encrypted-flag",
+        "high",
+        "zip: data.pkl flagged encrypted (zipfile refuses, torch reads)",
+    ),
+    Case(
+        "zip_name_mismatch",
+        zip_name_mismatch,
+        "zip.name-mismatch",
+        "high",
+        "zip: local header name differs from the directory's",
+    ),
+    Case(
+        "zip_hidden_protocol0",
+        zip_hidden_protocol0,
+        "zip.hidden-pickle",
+        "medium",
+        "zip: protocol-0 pickle (no magic) under a non-pickle name",
+    ),
     Case("zip_traversal_name", zip_traversal_name, "zip.unsafe-name", "medium", "zip: member named ../../payload.pkl"),
     Case("npy_object_array", npy_object_array, "pickle.dangerous-call", "critical", ".npy object array with a payload"),
     Case("npz_object_array", npz_object_array, "pickle.dangerous-call", "critical", ".npz holding that .npy"),
-    Case("broken_after_payload", broken_after_payload, "pickle.dangerous-call", "critical",
-         "payload then a malformed tail (no STOP)"),
+    Case(
+        "broken_after_payload",
+        broken_after_payload,
+        "pickle.dangerous-call",
+        "critical",
+        "payload then a malformed tail (no STOP)",
+    ),
     Case("extension_code", extension_code, "pickle.extension-code", "high", "EXT1 opcode (copyreg extension registry)"),
-    Case("torchscript_custom_op", torchscript_custom_op, "torchscript.custom-op", "high",
-         "TorchScript calling an operator of an unknown namespace"),
-    Case("torchscript_file_access", torchscript_file_access, "torchscript.file-access", "high",
-         "TorchScript calling torch.from_file"),
-    Case("onnx_external_traversal", onnx_external_traversal, "onnx.external-path", "high",
-         "ONNX external data at ../../etc/passwd"),
-    Case("onnx_external_absolute", onnx_external_absolute, "onnx.external-path", "high",
-         "ONNX external data at /etc/passwd"),
+    Case(
+        "torchscript_custom_op",
+        torchscript_custom_op,
+        "torchscript.custom-op",
+        "high",
+        "TorchScript calling an operator of an unknown namespace",
+    ),
+    Case(
+        "torchscript_file_access",
+        torchscript_file_access,
+        "torchscript.file-access",
+        "high",
+        "TorchScript calling torch.from_file",
+    ),
+    Case(
+        "onnx_external_traversal",
+        onnx_external_traversal,
+        "onnx.external-path",
+        "high",
+        "ONNX external data at ../../etc/passwd",
+    ),
+    Case(
+        "onnx_external_absolute",
+        onnx_external_absolute,
+        "onnx.external-path",
+        "high",
+        "ONNX external data at /etc/passwd",
+    ),
     Case("onnx_custom_domain", onnx_custom_domain, "onnx.custom-op", "high", "ONNX operator of a custom domain"),
-    Case("onnx_size_mismatch", onnx_size_mismatch, "onnx.tensor-size", "high",
-         "ONNX initializer bytes disagree with its shape"),
-    Case("safetensors_header_too_large", safetensors_header_too_large, "safetensors.header-size", "high",
-         "safetensors header larger than the file"),
+    Case(
+        "onnx_size_mismatch",
+        onnx_size_mismatch,
+        "onnx.tensor-size",
+        "high",
+        "ONNX initializer bytes disagree with its shape",
+    ),
+    Case(
+        "safetensors_header_too_large",
+        safetensors_header_too_large,
+        "safetensors.header-size",
+        "high",
+        "safetensors header larger than the file",
+    ),
     Case("safetensors_overlap", safetensors_overlap, "safetensors.overlap", "high", "safetensors overlapping offsets"),
-    Case("safetensors_out_of_bounds", safetensors_out_of_bounds, "safetensors.bad-tensor", "high",
-         "safetensors offsets past the end"),
-    Case("safetensors_bad_json", safetensors_bad_json, "safetensors.bad-header", "high",
-         "safetensors header that does not parse"),
-    Case("skops_dangerous_type", skops_dangerous_type, "skops.untrusted-type", "critical",
-         "skops archive needing os.system trusted"),
-    Case("folder_replaced_weights", folder_replaced_weights, "folder.sha256-mismatch", "high",
-         "bastion folder whose weights changed after saving"),
+    Case(
+        "safetensors_out_of_bounds",
+        safetensors_out_of_bounds,
+        "safetensors.bad-tensor",
+        "high",
+        "safetensors offsets past the end",
+    ),
+    Case(
+        "safetensors_bad_json",
+        safetensors_bad_json,
+        "safetensors.bad-header",
+        "high",
+        "safetensors header that does not parse",
+    ),
+    Case(
+        "skops_dangerous_type",
+        skops_dangerous_type,
+        "skops.untrusted-type",
+        "critical",
+        "skops archive needing os.system trusted",
+    ),
+    Case(
+        "folder_replaced_weights",
+        folder_replaced_weights,
+        "folder.sha256-mismatch",
+        "high",
+        "bastion folder whose weights changed after saving",
+    ),
 ]
 
 CLEAN = [

@@ -78,8 +78,8 @@ def check_before_load(path: str | Path, *, fail_on: str = "high") -> ScanReport:
         shown = "; ".join(f"{f.severity} at {f.location}: {f.what}" for f in blocking[:3])
         more = f" (and {len(blocking) - 3} more)" if len(blocking) > 3 else ""
         raise UnsafeFileError(
-            f"{path}: bastion scan refuses to load it, {len(blocking)} finding(s) at or above {fail_on}: {shown}{more}. "
-            f"Run `bastion scan {path}` for the full report"
+            f"{path}: bastion scan refuses to load it, {len(blocking)} finding(s) at or above {fail_on}: "
+            f"{shown}{more}. Run `bastion scan {path}` for the full report"
         )
     return report
 

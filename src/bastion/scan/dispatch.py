@@ -38,7 +38,9 @@ class Scanner:
     def nested(self, data: bytes, member: str, depth: int, forced: bool) -> tuple[list[Finding], set[str]]:
         """Scan bytes found inside a pickle; a speculative find that is not a known format is dropped."""
         inner = Scanner()
-        inner.scan_stream(io.BytesIO(data), member, depth=depth, suffix="", size_bytes=len(data), speculative=not forced)
+        inner.scan_stream(
+            io.BytesIO(data), member, depth=depth, suffix="", size_bytes=len(data), speculative=not forced
+        )
         self.collector.checks.extend(c for c in inner.collector.checks if c not in self.collector.checks)
         self.collector.members.extend(inner.collector.members)
         return inner.collector.findings, inner.collector.imports
@@ -58,8 +60,14 @@ class Scanner:
         """Recognise and scan one stream; returns the format it was recognised as."""
         collector = self.collector
         if depth > MAX_DEPTH:
-            collector.add(Finding("medium", "nesting.too-deep", f"nested more than {MAX_DEPTH} levels deep; not "
-                                  "opened (a loader would still open it)", member=member))
+            collector.add(
+                Finding(
+                    "medium",
+                    "nesting.too-deep",
+                    f"nested more than {MAX_DEPTH} levels deep; not opened (a loader would still open it)",
+                    member=member,
+                )
+            )
             return "unknown"
         head = stream.read(16)
         stream.seek(0)
@@ -93,8 +101,15 @@ class Scanner:
         try:
             archive = zipfile.ZipFile(stream)
         except (zipfile.BadZipFile, OSError, ValueError) as error:
-            collector.add(Finding("medium", "zip.unreadable", f"the zip archive does not open ({error})", member=member,
-                                  instead="re-save the file with the library that wrote it"))
+            collector.add(
+                Finding(
+                    "medium",
+                    "zip.unreadable",
+                    f"the zip archive does not open ({error})",
+                    member=member,
+                    instead="re-save the file with the library that wrote it",
+                )
+            )
             return "zip"
         with archive:
             infos = zips.check_archive(archive, member, collector)
@@ -133,12 +148,21 @@ class Scanner:
                     zips.report_bad_crc(info, at, self.collector)
                 with zips.open_member(archive, info, crc=crc) as handle:
                     kind = self.scan_stream(
-                        handle, at, depth=depth + 1, suffix=PurePosixPath(info.filename).suffix.lower(),
+                        handle,
+                        at,
+                        depth=depth + 1,
+                        suffix=PurePosixPath(info.filename).suffix.lower(),
                         size_bytes=info.file_size,
                     )
             except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError, EOFError) as error:
-                self.collector.add(Finding("medium", "zip.unreadable-member", f"the member does not open ({error}); "
-                                           "a lenient loader may still read it", member=at))
+                self.collector.add(
+                    Finding(
+                        "medium",
+                        "zip.unreadable-member",
+                        f"the member does not open ({error}); a lenient loader may still read it",
+                        member=at,
+                    )
+                )
                 continue
             if kind in ("pickle", "torch-legacy") and not zips.has_pickle_suffix(info.filename):
                 self.collector.add(
@@ -163,8 +187,12 @@ class Scanner:
             )
         if kind == "unknown" and not member:
             self.collector.add(
-                Finding("info", "format.unknown", "not a model format bastion recognises (pickle, zip, npy, "
-                        "safetensors, ONNX); nothing was checked", instead="scan the model file itself")
+                Finding(
+                    "info",
+                    "format.unknown",
+                    "not a model format bastion recognises (pickle, zip, npy, safetensors, ONNX); nothing was checked",
+                    instead="scan the model file itself",
+                )
             )
         return kind
 

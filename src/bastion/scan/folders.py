@@ -34,15 +34,27 @@ def check_spec(folder: Path, collector: Collector) -> None:
     name = spec.get("file")
     if not isinstance(name, str) or not name or Path(name).name != name or name in (".", ".."):
         collector.add(
-            Finding("high", "folder.bad-file", f"the spec names the data file {name!r}, which is not a file name "
-                    "inside the folder: a loader following it reads another file", member=io.SPEC_FILE,
-                    instead=_RESAVE)
+            Finding(
+                "high",
+                "folder.bad-file",
+                f"the spec names the data file {name!r}, which is not a file name "
+                "inside the folder: a loader following it reads another file",
+                member=io.SPEC_FILE,
+                instead=_RESAVE,
+            )
         )
         return
     data = folder / name
     if not data.is_file():
-        collector.add(Finding("medium", "folder.missing-file", f"the spec names {name}, which is missing",
-                              member=io.SPEC_FILE, instead=_RESAVE))
+        collector.add(
+            Finding(
+                "medium",
+                "folder.missing-file",
+                f"the spec names {name}, which is missing",
+                member=io.SPEC_FILE,
+                instead=_RESAVE,
+            )
+        )
         return
     found = io.sha256(data)
     recorded = spec.get("sha256")

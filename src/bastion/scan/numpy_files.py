@@ -8,6 +8,7 @@ header parser, which evaluates literals only.
 
 from __future__ import annotations
 
+import tokenize
 from typing import BinaryIO
 
 import numpy as np
@@ -26,10 +27,16 @@ def scan_npy(stream: BinaryIO, member: str, collector: Collector, *, depth: int,
         version = np.lib.format.read_magic(stream)
         reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
         shape, _, dtype = reader(stream, max_header_size=1 << 20)
-    except (ValueError, TypeError, SyntaxError, OSError) as error:
+    except (ValueError, TypeError, SyntaxError, OSError, EOFError, tokenize.TokenError) as error:
         collector.add(
-            Finding("medium", "npy.bad-header", f"the .npy header does not parse ({error}); numpy refuses it",
-                    member=member, offset_bytes=0, instead="re-save the array with numpy.save")
+            Finding(
+                "medium",
+                "npy.bad-header",
+                f"the .npy header does not parse ({error}); numpy refuses it",
+                member=member,
+                offset_bytes=0,
+                instead="re-save the array with numpy.save",
+            )
         )
         return
     collector.member(f"{member or '(file)'}: npy array {dtype} {tuple(shape)}")

@@ -67,8 +67,13 @@ def scan_onnx(data: bytes, member: str, collector: Collector, *, folder: Path | 
     _check_tensors(model, member, collector, folder)
     if model.ByteSize() != size_bytes:
         collector.add(
-            _finding("medium", "onnx.size-mismatch", f"the file has {size_bytes} bytes but the graph accounts for "
-                     f"{model.ByteSize()}: bytes outside the graph (appended or hidden data)", member)
+            _finding(
+                "medium",
+                "onnx.size-mismatch",
+                f"the file has {size_bytes} bytes but the graph accounts for "
+                f"{model.ByteSize()}: bytes outside the graph (appended or hidden data)",
+                member,
+            )
         )
 
 
@@ -78,8 +83,13 @@ def _check_opset(opsets: dict[str, int], member: str, collector: Collector) -> N
         collector.add(_finding("medium", "onnx.opset", "the model imports no standard ONNX opset", member))
     elif standard > onnx.defs.onnx_opset_version():
         collector.add(
-            _finding("medium", "onnx.opset", f"opset {standard} is newer than the installed onnx knows "
-                     f"({onnx.defs.onnx_opset_version()}): its operators cannot be checked", member)
+            _finding(
+                "medium",
+                "onnx.opset",
+                f"opset {standard} is newer than the installed onnx knows "
+                f"({onnx.defs.onnx_opset_version()}): its operators cannot be checked",
+                member,
+            )
         )
 
 
@@ -90,8 +100,14 @@ def _check_domains(model: onnx.ModelProto, member: str, collector: Collector) ->
             continue
         name = node.name or (node.output[0] if node.output else node.op_type)
         collector.add(
-            _finding("high", "onnx.custom-op", f"node {name!r} runs operator {node.op_type!r} of custom domain "
-                     f"{node.domain!r}: native code from a library the runtime must load", member, name)
+            _finding(
+                "high",
+                "onnx.custom-op",
+                f"node {name!r} runs operator {node.op_type!r} of custom domain "
+                f"{node.domain!r}: native code from a library the runtime must load",
+                member,
+                name,
+            )
         )
 
 
@@ -114,9 +130,14 @@ def _check_tensors(model: onnx.ModelProto, member: str, collector: Collector, fo
         expected = _expected_bytes(tensor)
         if tensor.raw_data and expected is not None and len(tensor.raw_data) != expected:
             collector.add(
-                _finding("high", "onnx.tensor-size", f"tensor {tensor.name!r} holds {len(tensor.raw_data)} bytes but "
-                         f"its shape {list(tensor.dims)} needs {expected}: runtimes read past it or reject it",
-                         member, tensor.name)
+                _finding(
+                    "high",
+                    "onnx.tensor-size",
+                    f"tensor {tensor.name!r} holds {len(tensor.raw_data)} bytes but "
+                    f"its shape {list(tensor.dims)} needs {expected}: runtimes read past it or reject it",
+                    member,
+                    tensor.name,
+                )
             )
 
 
@@ -125,12 +146,22 @@ def _check_external(tensor: onnx.TensorProto, member: str, collector: Collector,
     location = fields.get("location", "")
     collector.member(f"{member or '(file)'}: tensor {tensor.name!r} stored in external file {location!r}")
     parts = location.replace("\\", "/").split("/")
-    if not location or os.path.isabs(location) or location.startswith(("/", "\\")) or ".." in parts or (
-        len(location) > 1 and location[1] == ":"
+    if (
+        not location
+        or os.path.isabs(location)
+        or location.startswith(("/", "\\"))
+        or ".." in parts
+        or (len(location) > 1 and location[1] == ":")
     ):
         collector.add(
-            _finding("high", "onnx.external-path", f"tensor {tensor.name!r} reads its data from {location!r}, "
-                     "outside the model's folder: loading it reads that file into the model", member, tensor.name)
+            _finding(
+                "high",
+                "onnx.external-path",
+                f"tensor {tensor.name!r} reads its data from {location!r}, "
+                "outside the model's folder: loading it reads that file into the model",
+                member,
+                tensor.name,
+            )
         )
         return
     if folder is None:
@@ -138,13 +169,23 @@ def _check_external(tensor: onnx.TensorProto, member: str, collector: Collector,
     target = (folder / location).resolve()
     if not target.is_relative_to(folder.resolve()):
         collector.add(
-            _finding("high", "onnx.external-path", f"tensor {tensor.name!r} reads {location!r}, a link that leaves "
-                     "the model's folder", member, tensor.name)
+            _finding(
+                "high",
+                "onnx.external-path",
+                f"tensor {tensor.name!r} reads {location!r}, a link that leaves the model's folder",
+                member,
+                tensor.name,
+            )
         )
     elif not target.is_file():
         collector.add(
-            _finding("medium", "onnx.external-missing", f"tensor {tensor.name!r} reads {location!r}, which is "
-                     "missing", member, tensor.name)
+            _finding(
+                "medium",
+                "onnx.external-missing",
+                f"tensor {tensor.name!r} reads {location!r}, which is missing",
+                member,
+                tensor.name,
+            )
         )
     else:
         try:
@@ -153,6 +194,11 @@ def _check_external(tensor: onnx.TensorProto, member: str, collector: Collector,
             end = -1
         if end < 0 or end > target.stat().st_size:
             collector.add(
-                _finding("medium", "onnx.external-size", f"tensor {tensor.name!r} reads up to byte {end} of "
-                         f"{location!r}, which is shorter", member, tensor.name)
+                _finding(
+                    "medium",
+                    "onnx.external-size",
+                    f"tensor {tensor.name!r} reads up to byte {end} of {location!r}, which is shorter",
+                    member,
+                    tensor.name,
+                )
             )

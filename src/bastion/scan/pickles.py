@@ -98,9 +98,26 @@ UNKNOWN = _Unknown()
 _MARK = object()
 
 _CONSTANTS = {
-    "INT", "BININT", "BININT1", "BININT2", "LONG", "LONG1", "LONG4", "STRING", "BINSTRING", "SHORT_BINSTRING",
-    "BINBYTES", "SHORT_BINBYTES", "BINBYTES8", "BYTEARRAY8", "UNICODE", "SHORT_BINUNICODE", "BINUNICODE",
-    "BINUNICODE8", "FLOAT", "BINFLOAT",
+    "INT",
+    "BININT",
+    "BININT1",
+    "BININT2",
+    "LONG",
+    "LONG1",
+    "LONG4",
+    "STRING",
+    "BINSTRING",
+    "SHORT_BINSTRING",
+    "BINBYTES",
+    "SHORT_BINBYTES",
+    "BINBYTES8",
+    "BYTEARRAY8",
+    "UNICODE",
+    "SHORT_BINUNICODE",
+    "BINUNICODE",
+    "BINUNICODE8",
+    "FLOAT",
+    "BINFLOAT",
 }
 _FIXED = {"NONE": None, "NEWTRUE": True, "NEWFALSE": False}
 _EMPTY = {"EMPTY_LIST": "list", "EMPTY_DICT": "dict", "EMPTY_TUPLE": "tuple", "EMPTY_SET": "set"}
@@ -147,8 +164,8 @@ def _render(value: Any, depth: int) -> str:
         return f"<{value.length} bytes>"
     if isinstance(value, Persistent):
         return f"persistent_id({_render(value.pid, depth + 1)})"
-    if isinstance(value, (str, bytes)) and len(value) > 60:
-        return repr(value[:57]) + "..."
+    if isinstance(value, (str, bytes)) and len(value) > 240:
+        return repr(value[:237]) + "..."
     return repr(value)
 
 
@@ -279,7 +296,7 @@ class _Machine:
         if key is not None:
             self.called.add(key)
         dotted = self.dotted(target)
-        shown = f"{dotted or render(target)}({', '.join(render(a, 60) for a in all_args.items[:4])})"
+        shown = f"{dotted or render(target)}({', '.join(render(a, 240) for a in all_args.items[:4])})"
         if key is None and dotted is not None:
             via.append(render(target))
         if dotted is None:
@@ -389,7 +406,11 @@ class _Machine:
             if verdict.kind == "dangerous":
                 method = "append/extend" if "APPEND" in name else "__setitem__"
                 self.call_finding(
-                    verdict.severity, f"calls {method} on {render(target)}", verdict.what, [], target.offset,
+                    verdict.severity,
+                    f"calls {method} on {render(target)}",
+                    verdict.what,
+                    [],
+                    target.offset,
                     target.func.dotted,
                 )
 
@@ -539,8 +560,13 @@ def scan_pickle(
         count += 1
         for text in sorted(machine.anomalies):
             findings.append(
-                Finding("medium", "pickle.malformed", f"the stream {text}; real unpicklers fail or misbehave here, "
-                        "a sign of a hand-crafted file", member=member, offset_bytes=base_offset + start)
+                Finding(
+                    "medium",
+                    "pickle.malformed",
+                    f"the stream {text}; real unpicklers fail or misbehave here, a sign of a hand-crafted file",
+                    member=member,
+                    offset_bytes=base_offset + start,
+                )
             )
         if not stopped:
             findings.append(

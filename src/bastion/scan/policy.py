@@ -21,34 +21,119 @@ ANY = "*"
 SAFE: dict[str, frozenset[str]] = {
     "collections": frozenset({"OrderedDict", "defaultdict", "Counter", "deque"}),
     "builtins": frozenset(
-        {"set", "frozenset", "list", "dict", "tuple", "int", "float", "bool", "str", "bytes", "bytearray",
-         "complex", "slice", "range", "object"}
+        {
+            "set",
+            "frozenset",
+            "list",
+            "dict",
+            "tuple",
+            "int",
+            "float",
+            "bool",
+            "str",
+            "bytes",
+            "bytearray",
+            "complex",
+            "slice",
+            "range",
+            "object",
+        }
     ),
-    "__builtin__": frozenset({"set", "frozenset", "list", "dict", "tuple", "int", "float", "bool", "str",
-                              "bytearray", "complex", "slice", "object", "unicode", "long"}),
+    "__builtin__": frozenset(
+        {
+            "set",
+            "frozenset",
+            "list",
+            "dict",
+            "tuple",
+            "int",
+            "float",
+            "bool",
+            "str",
+            "bytearray",
+            "complex",
+            "slice",
+            "object",
+            "unicode",
+            "long",
+        }
+    ),
     "copyreg": frozenset({"_reconstructor", "__newobj__", "__newobj_ex__"}),
     "copy_reg": frozenset({"_reconstructor"}),
     "_codecs": frozenset({"encode"}),
     "torch._utils": frozenset(
-        {"_rebuild_tensor", "_rebuild_tensor_v2", "_rebuild_tensor_v3", "_rebuild_parameter",
-         "_rebuild_parameter_with_state", "_rebuild_qtensor", "_rebuild_sparse_tensor", "_rebuild_nested_tensor",
-         "_rebuild_meta_tensor_no_storage", "_rebuild_device_tensor_from_numpy", "_rebuild_device_tensor_from_cpu_tensor"}
+        {
+            "_rebuild_tensor",
+            "_rebuild_tensor_v2",
+            "_rebuild_tensor_v3",
+            "_rebuild_parameter",
+            "_rebuild_parameter_with_state",
+            "_rebuild_qtensor",
+            "_rebuild_sparse_tensor",
+            "_rebuild_nested_tensor",
+            "_rebuild_meta_tensor_no_storage",
+            "_rebuild_device_tensor_from_numpy",
+            "_rebuild_device_tensor_from_cpu_tensor",
+        }
     ),
     "torch": frozenset(
-        {"Size", "device", "dtype", "Tensor", "FloatStorage", "DoubleStorage", "HalfStorage", "BFloat16Storage",
-         "LongStorage", "IntStorage", "ShortStorage", "CharStorage", "ByteStorage", "BoolStorage",
-         "ComplexFloatStorage", "ComplexDoubleStorage", "QInt8Storage", "QUInt8Storage", "QInt32Storage",
-         "QUInt4x2Storage", "QUInt2x4Storage", "float32", "float64", "float16", "bfloat16", "int64", "int32", "int16",
-         "int8", "uint8", "bool", "complex64", "complex128", "strided", "sparse_coo", "contiguous_format",
-         "channels_last", "channels_last_3d", "preserve_format", "per_tensor_affine", "per_channel_affine"}
+        {
+            "Size",
+            "device",
+            "dtype",
+            "Tensor",
+            "FloatStorage",
+            "DoubleStorage",
+            "HalfStorage",
+            "BFloat16Storage",
+            "LongStorage",
+            "IntStorage",
+            "ShortStorage",
+            "CharStorage",
+            "ByteStorage",
+            "BoolStorage",
+            "ComplexFloatStorage",
+            "ComplexDoubleStorage",
+            "QInt8Storage",
+            "QUInt8Storage",
+            "QInt32Storage",
+            "QUInt4x2Storage",
+            "QUInt2x4Storage",
+            "float32",
+            "float64",
+            "float16",
+            "bfloat16",
+            "int64",
+            "int32",
+            "int16",
+            "int8",
+            "uint8",
+            "bool",
+            "complex64",
+            "complex128",
+            "strided",
+            "sparse_coo",
+            "contiguous_format",
+            "channels_last",
+            "channels_last_3d",
+            "preserve_format",
+            "per_tensor_affine",
+            "per_channel_affine",
+        }
     ),
     # Unpickles torch.save bytes (pickle.dumps of a tensor): safe only because those bytes are
     # scanned as a nested file (see NESTED_LOADERS).
     "torch.storage": frozenset({"UntypedStorage", "TypedStorage", "_load_from_bytes"}),
     "torch.nn.parameter": frozenset({"Parameter"}),
     "torch.jit._pickle": frozenset(
-        {"build_intlist", "build_tensorlist", "build_doublelist", "build_boollist", "build_tensor_from_id",
-         "restore_type_tag"}
+        {
+            "build_intlist",
+            "build_tensorlist",
+            "build_doublelist",
+            "build_boollist",
+            "build_tensor_from_id",
+            "restore_type_tag",
+        }
     ),
     "numpy": frozenset({"ndarray", "dtype"}),
     "numpy.core.multiarray": frozenset({"_reconstruct", "scalar"}),
@@ -76,8 +161,7 @@ _RUNS_CODE = "runs arbitrary Python code chosen by the file's author"
 _NESTED = "loads another pickle (arbitrary code) from data the file supplies"
 _NETWORK = "opens network connections (exfiltration, downloading a second stage)"
 _GADGET = (
-    "reaches any attribute or callable indirectly, the way published scanner bypasses smuggle os.system past "
-    "deny-lists"
+    "reaches any attribute or callable indirectly, the way published scanner bypasses smuggle os.system past deny-lists"
 )
 
 # Dangerous: (severity, what it would do). Looked up by the longest matching module prefix.
@@ -102,10 +186,45 @@ DANGEROUS: dict[str, tuple[str, str, frozenset[str] | str]] = {
     "zipimport": ("critical", "imports code from a zip file", ANY),
     "pydoc": ("critical", "imports any module by name (pydoc.locate) or runs a pager command", ANY),
     "sys": ("critical", "changes the interpreter (sys.modules, sys.path) or exits it", ANY),
-    "builtins": ("critical", _RUNS_CODE, frozenset({"eval", "exec", "compile", "__import__", "open", "breakpoint",
-                                                     "input", "exit", "quit", "help", "execfile", "file"})),
-    "__builtin__": ("critical", _RUNS_CODE, frozenset({"eval", "exec", "compile", "__import__", "open", "execfile",
-                                                        "file", "input", "raw_input", "apply", "breakpoint"})),
+    "builtins": (
+        "critical",
+        _RUNS_CODE,
+        frozenset(
+            {
+                "eval",
+                "exec",
+                "compile",
+                "__import__",
+                "open",
+                "breakpoint",
+                "input",
+                "exit",
+                "quit",
+                "help",
+                "execfile",
+                "file",
+            }
+        ),
+    ),
+    "__builtin__": (
+        "critical",
+        _RUNS_CODE,
+        frozenset(
+            {
+                "eval",
+                "exec",
+                "compile",
+                "__import__",
+                "open",
+                "execfile",
+                "file",
+                "input",
+                "raw_input",
+                "apply",
+                "breakpoint",
+            }
+        ),
+    ),
     "pickle": ("critical", _NESTED, ANY),
     "_pickle": ("critical", _NESTED, ANY),
     "cPickle": ("critical", _NESTED, ANY),
@@ -197,15 +316,29 @@ DANGEROUS: dict[str, tuple[str, str, frozenset[str] | str]] = {
 # builtins gadgets sit apart from the code-running builtins: their severity is lower alone,
 # but a call through them is resolved and judged by its target.
 GADGETS = {
-    ("builtins", "getattr"), ("__builtin__", "getattr"), ("builtins", "setattr"), ("builtins", "delattr"),
-    ("builtins", "globals"), ("builtins", "locals"), ("builtins", "vars"), ("builtins", "type"),
-    ("builtins", "map"), ("builtins", "filter"), ("__builtin__", "apply"),
+    ("builtins", "getattr"),
+    ("__builtin__", "getattr"),
+    ("builtins", "setattr"),
+    ("builtins", "delattr"),
+    ("builtins", "globals"),
+    ("builtins", "locals"),
+    ("builtins", "vars"),
+    ("builtins", "type"),
+    ("builtins", "map"),
+    ("builtins", "filter"),
+    ("__builtin__", "apply"),
 }
 
 # Loaders whose argument is itself a serialized object: its bytes are scanned as a nested file.
 NESTED_LOADERS = {
-    ("pickle", "loads"), ("_pickle", "loads"), ("cPickle", "loads"), ("dill", "loads"),
-    ("torch.storage", "_load_from_bytes"), ("numpy", "loads"), ("pickle", "load"), ("_pickle", "load"),
+    ("pickle", "loads"),
+    ("_pickle", "loads"),
+    ("cPickle", "loads"),
+    ("dill", "loads"),
+    ("torch.storage", "_load_from_bytes"),
+    ("numpy", "loads"),
+    ("pickle", "load"),
+    ("_pickle", "load"),
 }
 
 

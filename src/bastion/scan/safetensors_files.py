@@ -20,8 +20,25 @@ MAX_HEADER_BYTES = 100_000_000
 """safetensors' own limit on the header."""
 
 DTYPE_BITS = {
-    "BOOL": 8, "U8": 8, "I8": 8, "F8_E5M2": 8, "F8_E4M3": 8, "F8_E8M0": 8, "I16": 16, "U16": 16, "F16": 16,
-    "BF16": 16, "I32": 32, "U32": 32, "F32": 32, "I64": 64, "U64": 64, "F64": 64, "C64": 64, "F4": 4, "F6_E2M3": 6,
+    "BOOL": 8,
+    "U8": 8,
+    "I8": 8,
+    "F8_E5M2": 8,
+    "F8_E4M3": 8,
+    "F8_E8M0": 8,
+    "I16": 16,
+    "U16": 16,
+    "F16": 16,
+    "BF16": 16,
+    "I32": 32,
+    "U32": 32,
+    "F32": 32,
+    "I64": 64,
+    "U64": 64,
+    "F64": 64,
+    "C64": 64,
+    "F4": 4,
+    "F6_E2M3": 6,
     "F6_E3M2": 6,
 }
 _INSTEAD = "re-save the tensors with safetensors.torch.save_file (or bastion.models.io.save)"
@@ -51,8 +68,14 @@ def scan_safetensors(stream: BinaryIO, size_bytes: int, member: str, collector: 
     (length,) = struct.unpack("<Q", stream.read(8))
     if length > MAX_HEADER_BYTES or 8 + length > size_bytes:
         collector.add(
-            _finding("high", "safetensors.header-size", f"the header claims {length} bytes but the file has "
-                     f"{size_bytes}: readers that trust it read past the end", member, 0)
+            _finding(
+                "high",
+                "safetensors.header-size",
+                f"the header claims {length} bytes but the file has "
+                f"{size_bytes}: readers that trust it read past the end",
+                member,
+                0,
+            )
         )
         return
     try:
@@ -63,20 +86,29 @@ def scan_safetensors(stream: BinaryIO, size_bytes: int, member: str, collector: 
         collector.add(_finding("high", "safetensors.bad-header", f"the header does not parse: {error}", member, 8))
         return
     data_bytes = size_bytes - 8 - length
-    spans = []
+    spans, valid = [], True
     for name, entry in header.items():
         if name == "__metadata__":
             if not isinstance(entry, dict) or not all(isinstance(v, str) for v in entry.values()):
-                collector.add(_finding("medium", "safetensors.bad-metadata", "__metadata__ must map strings to "
-                                       "strings", member, 8, name))
+                collector.add(
+                    _finding(
+                        "medium",
+                        "safetensors.bad-metadata",
+                        "__metadata__ must map strings to strings",
+                        member,
+                        8,
+                        name,
+                    )
+                )
             continue
         problem = _entry_problem(entry, data_bytes)
         if problem:
             collector.add(_finding("high", "safetensors.bad-tensor", f"tensor {name!r}: {problem}", member, 8, name))
+            valid = False
             continue
         spans.append((entry["data_offsets"][0], entry["data_offsets"][1], name))
     collector.member(f"{member or '(file)'}: safetensors, {len(spans)} tensors, {data_bytes} data bytes")
-    _check_layout(sorted(spans), data_bytes, member, 8 + length, collector)
+    _check_layout(sorted(spans), data_bytes if valid else None, member, 8 + length, collector)
 
 
 def _entry_problem(entry: object, data_bytes: int) -> str | None:
@@ -85,11 +117,13 @@ def _entry_problem(entry: object, data_bytes: int) -> str | None:
     dtype, shape, offsets = entry.get("dtype"), entry.get("shape"), entry.get("data_offsets")
     if dtype not in DTYPE_BITS:
         return f"unknown dtype {dtype!r}"
-    if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0
-                                               for d in shape):
+    if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
         return f"the shape {shape!r} is not a list of non-negative ints"
-    if (not isinstance(offsets, list) or len(offsets) != 2
-            or not all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)):
+    if (
+        not isinstance(offsets, list)
+        or len(offsets) != 2
+        or not all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
+    ):
         return f"data_offsets {offsets!r} is not [begin, end]"
     begin, end = offsets
     if not 0 <= begin <= end:
@@ -102,22 +136,42 @@ def _entry_problem(entry: object, data_bytes: int) -> str | None:
     return None
 
 
-def _check_layout(spans: list, data_bytes: int, member: str, base: int, collector: Collector) -> None:
+def _check_layout(spans: list, data_bytes: int | None, member: str, base: int, collector: Collector) -> None:
+    # data_bytes is None when some tensor was already refused: its bytes would show as gaps.
     cursor = 0
     for begin, end, name in spans:
         if begin < cursor:
             collector.add(
-                _finding("high", "safetensors.overlap", f"tensor {name!r} overlaps the previous tensor's bytes: "
-                         "changing one changes the other", member, base + begin, name)
+                _finding(
+                    "high",
+                    "safetensors.overlap",
+                    f"tensor {name!r} overlaps the previous tensor's bytes: changing one changes the other",
+                    member,
+                    base + begin,
+                    name,
+                )
             )
-        elif begin > cursor:
+        elif begin > cursor and data_bytes is not None:
             collector.add(
-                _finding("medium", "safetensors.gap", f"{begin - cursor} bytes before tensor {name!r} belong to no "
-                         "tensor (hidden data; safetensors refuses the file)", member, base + cursor, name)
+                _finding(
+                    "medium",
+                    "safetensors.gap",
+                    f"{begin - cursor} bytes before tensor {name!r} belong to no "
+                    "tensor (hidden data; safetensors refuses the file)",
+                    member,
+                    base + cursor,
+                    name,
+                )
             )
         cursor = max(cursor, end)
-    if cursor < data_bytes:
+    if data_bytes is not None and cursor < data_bytes:
         collector.add(
-            _finding("medium", "safetensors.gap", f"{data_bytes - cursor} bytes after the last tensor belong to no "
-                     "tensor (hidden data; safetensors refuses the file)", member, base + cursor)
+            _finding(
+                "medium",
+                "safetensors.gap",
+                f"{data_bytes - cursor} bytes after the last tensor belong to no "
+                "tensor (hidden data; safetensors refuses the file)",
+                member,
+                base + cursor,
+            )
         )

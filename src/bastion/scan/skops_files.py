@@ -25,8 +25,13 @@ def scan_skops(data: bytes, member: str, collector: Collector) -> None:
         untrusted = skops.io.get_untrusted_types(data=data)
     except Exception as error:  # skops raises many kinds on a malformed schema
         collector.add(
-            Finding("medium", "skops.bad-schema", f"skops cannot read the archive's schema ({error})", member=member,
-                    instead="re-save the estimator with skops.io.dump")
+            Finding(
+                "medium",
+                "skops.bad-schema",
+                f"skops cannot read the archive's schema ({error})",
+                member=member,
+                instead="re-save the estimator with skops.io.dump",
+            )
         )
         return
     collector.member(f"{member or '(file)'}: skops archive, {len(untrusted)} types outside skops' trust list")

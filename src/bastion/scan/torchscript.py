@@ -80,8 +80,13 @@ def scan_code(archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo], collector:
             tree = ast.parse(archive.read(info).decode("utf-8"), filename=info.filename)
         except (SyntaxError, UnicodeDecodeError, ValueError) as error:
             collector.add(
-                Finding("medium", "torchscript.bad-code", f"the code file does not parse as TorchScript ({error})",
-                        member=info.filename, instead=_INSTEAD)
+                Finding(
+                    "medium",
+                    "torchscript.bad-code",
+                    f"the code file does not parse as TorchScript ({error})",
+                    member=info.filename,
+                    instead=_INSTEAD,
+                )
             )
             continue
         nodes = list(ast.walk(tree))

@@ -80,8 +80,13 @@ def check_archive(archive: zipfile.ZipFile, member: str, collector: Collector) -
         problem = _name_problem(info.filename)
         if problem:
             collector.add(
-                Finding("medium", "zip.unsafe-name", f"the member name {info.filename!r} {problem}: extracting the "
-                        "archive writes outside its folder", member=at, instead=_REPACK)
+                Finding(
+                    "medium",
+                    "zip.unsafe-name",
+                    f"the member name {info.filename!r} {problem}: extracting the archive writes outside its folder",
+                    member=at,
+                    instead=_REPACK,
+                )
             )
         local = _local_name(archive, info)
         if local is not None and local != info.orig_filename:
