@@ -18,6 +18,7 @@ from bastion.cli import (  # noqa: F401  (registers the commands)
     membership,
     pate,
     robustness,
+    scan,
     train,
 )
 from bastion.cli.app import app

@@ -20,8 +20,8 @@ SEVERITIES = ("info", "medium", "high", "critical")
 """The severities, from least to most severe."""
 
 DEFAULT_INSTEAD = (
-    "do not load it; ask its author for the weights as safetensors (tensors only) or the model as ONNX, "
-    "which bastion.models.io.load reads without running code from the file"
+    "do not load it; ask for the weights as safetensors or the model as ONNX (bastion.models.io.load reads both "
+    "without running code)"
 )
 
 
