@@ -16,7 +16,6 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
 import numpy as np
 import torch
 from sklearn.svm import SVC
@@ -34,6 +33,7 @@ from bastion.defenses.pate import (
     TorchTrainer,
 )
 from bastion.models import TorchModel, fit, zoo
+from bastion.plots import new_figure, save_figure
 from benchmarks.report import machine, write_section
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -181,10 +181,7 @@ def seed_check(data: bastion.Dataset, best: Point, spreading: bool) -> dict[int,
 
 
 def plot_curve(points: list[Point], baseline: float) -> None:
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(8, 5))
+    figure, axis = new_figure((8, 5))
     for setting in dict.fromkeys(p.setting for p in points):
         curve = [p for p in points if p.setting == setting]
         eps = [p.epsilon for p in curve]
@@ -200,9 +197,7 @@ def plot_curve(points: list[Point], baseline: float) -> None:
     axis.set_ylim(0.7, 1.0)
     axis.grid(alpha=0.3)
     axis.legend(fontsize=6, loc="lower right")
-    figure.tight_layout()
-    figure.savefig(PLOT, dpi=120)
-    plt.close(figure)
+    save_figure(figure, PLOT)
 
 
 # --------------------------------------------------------------------------- membership

@@ -12,7 +12,6 @@ from rich.table import Table
 
 from bastion.attacks.inference import ATTACKS, evaluate_membership, make_attack, train_like
 from bastion.attacks.inference.leakage import NEEDS_POOL
-from bastion.attacks.inference.plot import plot_roc
 from bastion.cli.app import attack_app
 from bastion.cli.common import (
     JsonOption,
@@ -24,6 +23,7 @@ from bastion.cli.common import (
     reported_errors,
 )
 from bastion.exceptions import ValidationError
+from bastion.plots import plot_roc
 from bastion.validation import check_choice, check_scalar, check_seed
 
 
