@@ -105,7 +105,7 @@ def membership(
             x_out, y_out = x_out[kept], y_out[kept]
         else:
             attack = make_attack(method)
-        result = evaluate_membership(attack, target, dataset.x_train, dataset.y_train, x_out, y_out)
+        result = evaluate_membership(target, attack, dataset.x_train, dataset.y_train, x_out, y_out)
         train_accuracy = float((target.predict(dataset.x_train) == dataset.y_train).mean())
         test_accuracy = float((target.predict(dataset.x_test) == dataset.y_test).mean())
         if plot is not None:

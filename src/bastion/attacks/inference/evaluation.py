@@ -100,8 +100,8 @@ def membership_metrics(
 
 
 def evaluate_membership(
-    attack: Any,
     model: Any,
+    attack: Any,
     x_members: np.ndarray,
     y_members: np.ndarray,
     x_nonmembers: np.ndarray,
@@ -110,12 +110,13 @@ def evaluate_membership(
     """Score known members and non-members of ``model``'s training set and measure the attack.
 
     This is also the way to measure a hardened model's leakage (a PATE student, a model
-    trained with weight decay): ``evaluate_membership(LossThreshold(), student, x_train,
-    y_train, x_test, y_test)``.
+    trained with weight decay): ``evaluate_membership(student, LossThreshold(), x_train,
+    y_train, x_test, y_test)``. The model comes first, as in
+    :func:`bastion.attacks.evaluate` ``(model, attack, ...)``.
 
     Args:
-        attack: a membership attack (fitted first if it needs it).
         model: the target, a bastion Model with ``"scores"``.
+        attack: a membership attack (fitted first if it needs it).
         x_members, y_members: records of the training set, ``(n, *input_shape)``, ``(n,)``.
         x_nonmembers, y_nonmembers: records outside it, ``(m, *input_shape)``, ``(m,)``.
 

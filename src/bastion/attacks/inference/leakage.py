@@ -103,5 +103,5 @@ def membership_leakage(
             attack.fit(model, x_population, y_population)
         else:
             attack = make_attack(method)
-        results[method] = evaluate_membership(attack, model, x_members, y_members, x_nonmembers, y_nonmembers)
+        results[method] = evaluate_membership(model, attack, x_members, y_members, x_nonmembers, y_nonmembers)
     return results
