@@ -17,7 +17,7 @@ from pathlib import Path
 import onnx
 from google.protobuf.message import DecodeError
 
-from bastion.models.onnx import STANDARD_DOMAINS, _graphs
+from bastion.models.onnx_graph import STANDARD_DOMAINS, _graphs
 from bastion.scan.collector import Collector
 from bastion.scan.findings import Finding
 
