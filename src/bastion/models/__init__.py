@@ -6,7 +6,7 @@ from bastion.models.onnx import OnnxModel, onnx_to_torch
 from bastion.models.sklearn import SklearnModel
 from bastion.models.torch import TorchModel
 from bastion.models.training import fit
-from bastion.models.wrappers import LabelOnly, LeafIdentity, RoundedScores
+from bastion.models.wrappers import LabelOnly, LeafIdentity, NoisyScores, RoundedScores, TopK
 
 __all__ = [
     "GRADIENTS",
@@ -16,9 +16,11 @@ __all__ = [
     "LabelOnly",
     "LeafIdentity",
     "Model",
+    "NoisyScores",
     "OnnxModel",
     "RoundedScores",
     "SklearnModel",
+    "TopK",
     "TorchModel",
     "fit",
     "io",
