@@ -15,9 +15,11 @@ from bastion.cli import (  # noqa: F401  (registers the commands)
     defenses,
     evasion,
     extraction,
+    keys,
     membership,
     pate,
     robustness,
+    serve,
     train,
 )
 from bastion.cli.app import app

@@ -3,6 +3,7 @@
 from bastion.models import io, zoo
 from bastion.models.base import GRADIENTS, LABELS, SCORES, BaseModel, Model, require
 from bastion.models.onnx import OnnxModel, onnx_to_torch
+from bastion.models.remote import RemoteModel
 from bastion.models.sklearn import SklearnModel
 from bastion.models.torch import TorchModel
 from bastion.models.training import fit
@@ -18,6 +19,7 @@ __all__ = [
     "Model",
     "NoisyScores",
     "OnnxModel",
+    "RemoteModel",
     "RoundedScores",
     "SklearnModel",
     "TopK",

@@ -437,7 +437,14 @@ def build_app(settings: ServeSettings) -> FastAPI:
     from bastion.serve.sqlite import SQLiteStore
 
     torch.set_num_threads(1)  # requests run in parallel threads: one core each
-    for name in ("bastion", "uvicorn", "uvicorn.error"):
+    gateway_logger = logging.getLogger("bastion.serve")
+    if not gateway_logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        gateway_logger.addHandler(handler)
+        gateway_logger.setLevel(logging.INFO)
+        gateway_logger.propagate = False
+    for name in ("bastion.serve", "uvicorn", "uvicorn.error"):
         logging.getLogger(name).addFilter(keys.RedactKeys())
     model = io.load(settings.model, trust_code=settings.trust_code, trusted=settings.trusted)
     store = SQLiteStore(settings.db, max_bytes=settings.db_max_bytes)
