@@ -9,6 +9,7 @@ test process (fast to start); tests that kill, restart or signal a server start 
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -16,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,13 +70,37 @@ class Server:
             self.process.send_signal(sig)
         return self.process.wait(timeout=timeout_s)
 
+    def stopped_gracefully(self) -> bool:
+        """Whether the last exit was uvicorn's graceful shutdown.
 
-def start_server(model: Path, db: Path, log: Path, *extra: str) -> Server:
-    """Start ``bastion serve MODEL --db DB`` on a free loopback port and wait until healthy."""
+        uvicorn re-raises the signal it caught once it has drained, so the exit status of a
+        clean SIGTERM shutdown is -15; the log says whether the application shut down.
+        """
+        clean = self.process.returncode in (0, -signal.SIGTERM)
+        return clean and "Application shutdown complete" in self.log.read_text()
+
+
+def read_only_view(folder: Path, command: list[str]) -> list[str]:
+    """``command`` run where ``folder`` is a read-only file system (a private bind mount)."""
+    mount = f"mount --bind {shlex.quote(str(folder))} {shlex.quote(str(folder))}"
+    remount = f"mount -o remount,bind,ro {shlex.quote(str(folder))}"
+    return ["unshare", "-m", "sh", "-c", f"{mount} && {remount} && exec {shlex.join(command)}"]
+
+
+def start_server(model: Path, db: Path, log: Path, *extra: str, read_only: bool = False) -> Server:
+    """Start ``bastion serve MODEL --db DB`` on a free loopback port and wait until healthy.
+
+    With ``read_only``, the database's folder is read-only for the server (a read-only bind
+    mount when running as root, who ignores file modes; the file's mode otherwise).
+    """
     port = free_port()
     env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", ""), "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-c", "from bastion.cli import main; main()", "serve", str(model)]
     command += ["--host", "127.0.0.1", "--port", str(port), "--db", str(db), *extra]
+    if read_only and os.geteuid() == 0:
+        command = read_only_view(db.parent, command)
+    elif read_only:
+        db.chmod(0o444)
     with open(log, "ab") as handle:
         process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=env)
     server = Server(f"http://127.0.0.1:{port}", db, log, process)
@@ -91,8 +117,9 @@ def server_factory(tmp_path) -> Iterator:
     """Start servers for one test; every one still running is killed after it."""
     started: list[Server] = []
 
-    def factory(model: Path, db: Path | None = None, *extra: str) -> Server:
-        server = start_server(model, db or tmp_path / "serve.db", tmp_path / f"server{len(started)}.log", *extra)
+    def factory(model: Path, db: Path | None = None, *extra: str, read_only: bool = False) -> Server:
+        log = tmp_path / f"server{len(started)}.log"
+        server = start_server(model, db or tmp_path / "serve.db", log, *extra, read_only=read_only)
         started.append(server)
         return server
 
@@ -120,6 +147,23 @@ class Gateway:
         return {"Authorization": f"Bearer {self.keys[name]}"}
 
 
+@contextmanager
+def thread_server(settings: ServeSettings) -> Iterator[str]:
+    """Run the gateway of ``settings`` with uvicorn in a thread of this process; yield its URL."""
+    app = build_app(settings)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, access_log=False, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url)
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
 @pytest.fixture(scope="session")
 def gateway(model_folder, tmp_path_factory) -> Iterator[Gateway]:
     """A uvicorn server in a thread of the test process, PRADA on, with keys of each policy."""
@@ -131,13 +175,5 @@ def gateway(model_folder, tmp_path_factory) -> Iterator[Gateway]:
         "rounded": store.create_key("rounded", policy="round:2"),
         "fuzz": store.create_key("fuzz", policy="probs"),
     }
-    app = build_app(ServeSettings(model=str(model_folder), db=str(db)))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, access_log=False, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    wait_healthy(url)
-    yield Gateway(url, store, keys)
-    server.should_exit = True
-    thread.join(timeout=30)
+    with thread_server(ServeSettings(model=str(model_folder), db=str(db))) as url:
+        yield Gateway(url, store, keys)

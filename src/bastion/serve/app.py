@@ -246,6 +246,10 @@ def create_app(model: Any, store: Any, config: GatewayConfig | None = None) -> F
         responses={200: {"description": "Labels, and scores unless the key's policy is label-only"}, **ERROR_RESPONSES},
     )
     async def predict(request: Request) -> Response:
+        with metrics.in_flight.track_inprogress():
+            return await _predict(request)
+
+    async def _predict(request: Request) -> Response:
         started = time.perf_counter()
         arrived = time.time()
         record = authenticate(request)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -57,6 +57,9 @@ class GatewayMetrics:
         )
         self.rejections = Counter(
             "bastion_rejections", "Requests refused, by reason", ["reason"], registry=self.registry
+        )
+        self.in_flight = Gauge(
+            "bastion_predictions_in_flight", "Prediction requests being answered now", registry=self.registry
         )
         self.inputs = Counter("bastion_inputs_answered", "Inputs answered, by key", ["key"], registry=self.registry)
         self.registry.register(_StoreCollector(store))
