@@ -15,10 +15,12 @@ from bastion.cli import (  # noqa: F401  (registers the commands)
     defenses,
     evasion,
     extraction,
+    keys,
     membership,
     pate,
     robustness,
     scan,
+    serve,
     train,
 )
 from bastion.cli.app import app
