@@ -2,6 +2,7 @@
 
 from bastion.defenses.adversarial_training import AdversarialTraining, CatastrophicOverfittingWarning, EpochRecord
 from bastion.defenses.distillation import DefensiveDistillation
+from bastion.defenses.micromodels import MicroModels
 from bastion.defenses.pate import PATE
 
 __all__ = [
@@ -10,4 +11,5 @@ __all__ = [
     "CatastrophicOverfittingWarning",
     "DefensiveDistillation",
     "EpochRecord",
+    "MicroModels",
 ]
