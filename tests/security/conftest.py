@@ -49,14 +49,31 @@ class ProbeTimeout(BaseException):
 def on_alarm(signum, frame):
     raise ProbeTimeout("probe timed out")
 
+def cli(*args):
+    # Run the bastion command line in this process: [exit code, stderr].
+    import contextlib, io
+    from bastion.cli import main
+    err, out = io.StringIO(), io.StringIO()
+    sys.argv = ["bastion", *[str(arg) for arg in args]]
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+        try:
+            main()
+            code = 0
+        except SystemExit as exit:
+            code = exit.code if isinstance(exit.code, int) else 1
+    return [code, err.getvalue()]
+
 signal.signal(signal.SIGALRM, on_alarm)
 for name, (source, timeout) in probes.items():
     start = time.perf_counter()
-    namespace = {"MARKER": marker, "__name__": "probe", "bastion": bastion}
+    namespace = {"MARKER": marker, "__name__": "probe", "bastion": bastion, "cli": cli}
     signal.alarm(timeout)
     try:
         exec(compile(source, name, "exec"), namespace)
-        outcome = {"kind": "ok", "type": None, "message": repr(namespace.get("result"))[:500]}
+        value = namespace.get("result")
+        outcome = {"kind": "ok", "type": None, "message": repr(value)[:500]}
+        if isinstance(value, list):
+            outcome["value"] = value
     except BastionError as error:
         outcome = {"kind": "bastion", "type": type(error).__name__, "message": str(error)}
     except BaseException as error:
@@ -79,6 +96,7 @@ class Outcome:
     message: str
     seconds: float
     max_rss_mib: float
+    value: list | None = None
 
     def refused(self, error: str | None = None, match: str | None = None) -> bool:
         """Whether the probe ended with a BastionError (of class ``error``, containing ``match``)."""
@@ -147,11 +165,19 @@ def run_cli(args: list[str], folder: Path, *, timeout: int = 60) -> subprocess.C
     return result
 
 
-def assert_one_line_error(result: subprocess.CompletedProcess, match: str | None = None) -> None:
-    """The CLI's answer to bad input: exit code 2 and one ``error:`` line naming the problem."""
-    assert result.returncode == 2, (result.returncode, result.stdout[-2000:], result.stderr[-3000:])
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error:"), result.stderr[-3000:]
+def assert_one_line_error(result: subprocess.CompletedProcess | Outcome, match: str | None = None) -> None:
+    """The CLI's answer to bad input: exit code 2 and one ``error:`` line naming the problem.
+
+    ``result`` is a finished ``bastion`` process, or the outcome of a probe ``result = cli(...)``.
+    """
+    if isinstance(result, Outcome):
+        assert result.kind == "ok" and result.value is not None, (result.kind, result.type, result.message)
+        code, stderr = result.value
+    else:
+        code, stderr = result.returncode, result.stderr
+    assert code == 2, (code, stderr[-3000:])
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), stderr[-3000:]
     if match is not None:
         assert match.lower() in lines[0].lower(), lines[0]
 

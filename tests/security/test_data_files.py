@@ -126,6 +126,16 @@ def outcomes(tmp_path_factory):
     folder = tmp_path_factory.mktemp("hostile-data")
     paths = build_hostile_files(folder)
     probes = {name: f"result = bastion.load({path!r})" for name, path in paths.items()}
+    # The command line, in the same interpreter: one line and exit code 2.
+    out = str(folder / "model")
+    probes["cli_train_on_a_forged_shape"] = (
+        f"result = cli('train', '--data', {paths['declares_1e12_elements']!r}, '--out', {out!r}, '--no-progress')"
+    )
+    # The message lists the archive's member names, which the file's author chose.
+    write_zip(folder / "markup.npz", {"[/]": b"", "[bold]x": b""})
+    probes["cli_markup_in_member_names"] = (
+        f"result = cli('train', '--data', {str(folder / 'markup.npz')!r}, '--out', {out!r}, '--no-progress')"
+    )
     return run_probes(probes, folder)
 
 
@@ -183,14 +193,15 @@ def test_npy_renamed_npz_says_what_it_is(outcomes):
     assert outcomes["npy_renamed_npz"].refused("ValidationError", ".npy array renamed")
 
 
-def test_cli_answers_a_hostile_dataset_with_one_line_and_exit_code_2(tmp_path):
+def test_cli_answers_a_hostile_dataset_with_one_line_and_exit_code_2(outcomes):
+    assert_one_line_error(outcomes["cli_train_on_a_forged_shape"], "declares_1e12_elements.npz")
+
+
+def test_cli_prints_markup_brackets_from_the_file_as_they_are(outcomes):
+    assert_one_line_error(outcomes["cli_markup_in_member_names"], "'[/]', '[bold]x'")
+
+
+def test_console_script_answers_with_one_line_and_exit_code_2(tmp_path):
     npz_with(tmp_path / "bomb.npz", x_train=forged_npy((10**6, 10**6)))
     result = run_cli(["train", "--data", tmp_path / "bomb.npz", "--out", tmp_path / "m", "--no-progress"], tmp_path)
     assert_one_line_error(result, "bomb.npz")
-
-
-def test_cli_prints_markup_brackets_from_the_file_as_they_are(tmp_path):
-    # The message lists the archive's member names, which the file's author chose.
-    write_zip(tmp_path / "d.npz", {"[/]": b"", "[bold]x": b""})
-    result = run_cli(["train", "--data", tmp_path / "d.npz", "--out", tmp_path / "m", "--no-progress"], tmp_path)
-    assert_one_line_error(result, "'[/]', '[bold]x'")
