@@ -158,9 +158,7 @@ def run_cli(args: list[str], folder: Path, *, timeout: int = 60) -> subprocess.C
         "sys.argv[0] = 'bastion'; from bastion.cli import main; main()",
         *[str(arg) for arg in args],
     ]
-    result = subprocess.run(
-        command, cwd=folder, env=_environment(), capture_output=True, text=True, timeout=timeout
-    )
+    result = subprocess.run(command, cwd=folder, env=_environment(), capture_output=True, text=True, timeout=timeout)
     assert not (folder / "MARKER").exists(), "a payload created the marker file"
     return result
 
