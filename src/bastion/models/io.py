@@ -35,7 +35,8 @@ from bastion.exceptions import BastionError, InputTypeError, UnsafeFileError, Va
 from bastion.limits import check_bytes, limits
 from bastion.models import zoo
 from bastion.models.base import check_input_shape
-from bastion.models.onnx import OnnxModel, read_onnx
+from bastion.models.onnx import OnnxModel
+from bastion.models.onnx_graph import read_onnx
 from bastion.models.sklearn import SklearnModel
 from bastion.models.torch import TorchModel, module_output_width
 
