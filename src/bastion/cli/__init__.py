@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import sys
 
-from rich.console import Console
-
 from bastion.cli import (  # noqa: F401  (registers the commands)
     defenses,
     evasion,
@@ -24,6 +22,7 @@ from bastion.cli import (  # noqa: F401  (registers the commands)
     train,
 )
 from bastion.cli.app import app
+from bastion.cli.common import print_error
 from bastion.exceptions import BastionError
 
 
@@ -32,7 +31,7 @@ def main() -> None:
     try:
         app()
     except BastionError as error:
-        Console(stderr=True).print(f"[bold red]error:[/] {error}", highlight=False)
+        print_error(error)
         sys.exit(2)
 
 
