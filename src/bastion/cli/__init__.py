@@ -12,6 +12,7 @@ import sys
 from rich.console import Console
 
 from bastion.cli import (  # noqa: F401  (registers the commands)
+    assess,
     defenses,
     evasion,
     extraction,
