@@ -54,6 +54,7 @@ class Key:
     low: float | None = None
     high: float | None = None
     choices: tuple[str, ...] | None = None
+    empty: bool = False  # a list that may be empty (that part of the section is not run)
 
 
 KEYS: dict[str, dict[str, Key]] = {
@@ -68,7 +69,9 @@ KEYS: dict[str, dict[str, Key]] = {
         "eps": Key("floats", "the eps grid (input units; L-inf or L2 per `norm`)", 0.0),
         "norm": Key("str", "threat model of the eps grid", choices=NORMS),
         "attacks": Key("strs", "the attack ensemble behind robust accuracy", choices=EVASION_ATTACKS),
-        "defenses": Key("strs", "model defenses retrained and re-evaluated the same way", choices=EVASION_DEFENSES),
+        "defenses": Key(
+            "strs", "model defenses retrained and re-evaluated the same way", choices=EVASION_DEFENSES, empty=True
+        ),
         "headline_eps": Key("float", "the eps whose robust accuracy the summary and gating report", 0.0),
         "train_eps": Key("float", "eps of PGD adversarial training", 0.0),
         "train_steps": Key("int", "PGD steps per minibatch of adversarial training", 1),
@@ -82,19 +85,21 @@ KEYS: dict[str, dict[str, Key]] = {
     "duplication": {
         "enabled": Key("bool", "run the model-duplication section (extraction, membership, PATE)"),
         "budgets": Key("ints", "query budgets of Knockoff extraction", 10),
-        "policies": Key("strs", "output policies the extraction runs against", choices=OUTPUT_POLICIES),
+        "policies": Key("strs", "output policies the extraction runs against", choices=OUTPUT_POLICIES, empty=True),
         "rounding_decimals": Key("int", "decimals kept by the `rounded` policy", 0, 10),
         "substitute_epochs": Key("int", "training epochs of the stolen substitute", 1),
-        "membership": Key("strs", "membership-inference attacks", choices=MEMBERSHIP_ATTACKS),
+        "membership": Key("strs", "membership-inference attacks", choices=MEMBERSHIP_ATTACKS, empty=True),
         "n_reference": Key("int", "LiRA's reference models", 2),
         "pate_teachers": Key("int", "PATE teachers", 2),
-        "pate_sigmas": Key("floats", "GNMax noise levels of the PATE sweep (one point of the epsilon curve each)", 0.0),
+        "pate_sigmas": Key(
+            "floats", "GNMax noise levels of the PATE sweep (one point of the epsilon curve each)", 0.0, empty=True
+        ),
         "pate_queries": Key("int", "public samples the PATE student asks about", 10),
     },
     "poisoning": {
         "enabled": Key("bool", "run the poisoning section"),
-        "attacks": Key("strs", "poisoning attacks", choices=POISONING_ATTACKS),
-        "sanitizers": Key("strs", "data sanitizers applied before retraining", choices=SANITIZERS),
+        "attacks": Key("strs", "poisoning attacks", choices=POISONING_ATTACKS, empty=True),
+        "sanitizers": Key("strs", "data sanitizers applied before retraining", choices=SANITIZERS, empty=True),
         "fraction": Key("float", "share of the training set the attacker poisons", 0.0, 0.5),
         "target_class": Key("int", "class the backdoor and boundary shift push inputs into", 0),
     },
@@ -229,17 +234,24 @@ def _describe(key: Key) -> str:
     if key.low is not None or key.high is not None:
         low = "-inf" if key.low is None else f"{key.low:g}"
         high = "inf" if key.high is None else f"{key.high:g}"
-        text += f" in [{low}, {high}]"
+        text += f" in {'(' if key.low is None else '['}{low}, {high}{')' if key.high is None else ']'}"
     return text
 
 
 def _check_value(value: Any, key: Key, where: str, source: str) -> Any:
     expected = f"`{where}` in {source} must be {_describe(key)}"
     if key.kind in ("ints", "floats", "strs"):
-        if not isinstance(value, list) or not value:
+        if not isinstance(value, list):
             raise InputTypeError(f"{expected}, got {value!r}")
-        scalar = Key(key.kind[:-1], key.help, key.low, key.high, key.choices)
+        if not value and not key.empty:
+            raise ValidationError(f"{expected} (at least one), got an empty list")
+        scalar = Key(key.kind[:-1], key.help, key.low, key.high)
         items = [_check_value(item, scalar, where, source) for item in value]
+        unknown = [item for item in items if key.choices is not None and item not in key.choices]
+        if unknown:
+            raise ValidationError(
+                f"`{where}` in {source} must list only {', '.join(repr(c) for c in key.choices)}, got {unknown[0]!r}"
+            )
         if len(set(items)) != len(items):
             raise ValidationError(f"`{where}` in {source} must not repeat values, got {value!r}")
         return items
