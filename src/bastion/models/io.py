@@ -32,7 +32,8 @@ import torch
 
 from bastion.exceptions import InputTypeError, UnsafeFileError, ValidationError
 from bastion.models import zoo
-from bastion.models.onnx import OnnxModel, read_onnx
+from bastion.models.onnx import OnnxModel
+from bastion.models.onnx_graph import read_onnx
 from bastion.models.sklearn import SklearnModel
 from bastion.models.torch import TorchModel
 

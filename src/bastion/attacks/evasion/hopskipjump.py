@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from bastion.attacks.base import EvasionAttack, check_norm, label_function
+from bastion.attacks.evasion.base import EvasionAttack, check_norm, label_function
 from bastion.attacks.norms import clip_to_range, norms
 from bastion.exceptions import ValidationError
 from bastion.models.base import LABELS

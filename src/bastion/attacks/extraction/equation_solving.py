@@ -17,7 +17,7 @@ from bastion.models.sklearn import SklearnModel
 from bastion.models.torch import TorchModel
 from bastion.models.training import fit
 from bastion.models.zoo import mlp
-from bastion.validation import check_choice, check_scalar
+from bastion.validation import check_choice, check_scalar, check_seed
 
 ARCHITECTURES = ("logistic", "mlp")
 
@@ -179,6 +179,7 @@ class EquationSolving(ExtractionAttack):
             knows the architecture).
         epochs, lr, batch_size: optimisation of the MLP fit (``"mlp"`` only).
         progress: show a progress bar while fitting.
+        seed: seeds every random choice; same seed, same stolen model.
 
     Example:
         >>> result = EquationSolving().extract(model, budget=31)
@@ -196,6 +197,7 @@ class EquationSolving(ExtractionAttack):
         lr: float = 3e-3,
         batch_size: int = 128,
         progress: bool = False,
+        seed: int = 0,
     ) -> None:
         self.architecture = check_choice(architecture, "architecture", ARCHITECTURES)
         self.hidden = tuple(check_scalar(h, "hidden", kind=int, low=1) for h in hidden)
@@ -203,6 +205,7 @@ class EquationSolving(ExtractionAttack):
         self.lr = check_scalar(lr, "lr", low=0, include_low=False)
         self.batch_size = check_scalar(batch_size, "batch_size", kind=int, low=1)
         self.progress = bool(progress)
+        self.seed = check_seed(seed)
 
     def minimum_budget(self, model: Any) -> int:
         """``d + 1``: fewer answers cannot determine a linear model of ``d`` features."""
