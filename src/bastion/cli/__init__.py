@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 
 from bastion.cli import (  # noqa: F401  (registers the commands)
+    assess,
     defenses,
     evasion,
     extraction,
