@@ -239,9 +239,9 @@ def pate_cell(context: Any) -> dict[str, Any]:
     x_public = dataset.x_train[n_private:]
     learner = LogisticRegression(max_iter=300)
     defense = PATE(
-        learner,
-        section["pate_teachers"],
-        GNMax(context.params["sigma"]),
+        teacher_factory=learner,
+        n_teachers=section["pate_teachers"],
+        aggregator=GNMax(sigma=context.params["sigma"]),
         backend="serial",
         seed=context.seed,
         progress=False,
