@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
 import time
 import warnings
@@ -19,7 +18,9 @@ from tqdm.auto import tqdm
 
 from bastion.attacks.evasion import PGD
 from bastion.attacks.evasion.base import check_eps, check_norm
-from bastion.exceptions import InputTypeError, ValidationError
+from bastion.defenses.base import ModuleFactory, build_module, check_dataset, check_module_factory
+from bastion.exceptions import ValidationError
+from bastion.mixins import FittedMixin, ParamsReprMixin, ResultMixin
 from bastion.models import TorchModel
 from bastion.models.base import check_clip
 from bastion.validation import check_choice, check_inputs, check_labels, check_scalar, check_seed
@@ -34,7 +35,7 @@ class CatastrophicOverfittingWarning(UserWarning):
 
 
 @dataclass(frozen=True)
-class EpochRecord:
+class EpochRecord(ResultMixin):
     """What one epoch of adversarial training did.
 
     Attributes:
@@ -55,10 +56,6 @@ class EpochRecord:
     objective: float
     monitor_robust_accuracy: float
     seconds: float
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict of the fields."""
-        return dataclasses.asdict(self)
 
 
 class _AscentTarget:
@@ -84,7 +81,7 @@ class _AscentTarget:
         return torch.stack([1.0 / (1.0 + value), torch.zeros_like(value)], dim=1)
 
 
-class AdversarialTraining:
+class AdversarialTraining(FittedMixin, ParamsReprMixin):
     """Train a classifier on adversarial examples crafted against itself, minibatch by minibatch.
 
     Three methods, each attacking with bastion's :class:`~bastion.attacks.PGD`:
@@ -137,7 +134,7 @@ class AdversarialTraining:
         seed: seeds shuffling, random starts, the monitoring batch and dropout.
 
     Attributes:
-        model_: the hardened :class:`~bastion.models.TorchModel` (also what ``fit`` returns).
+        model_: the hardened :class:`~bastion.models.TorchModel`.
         history_: one :class:`EpochRecord` per epoch trained.
         catastrophic_overfitting_: whether the monitoring check fired.
         best_epoch_: the epoch with the highest monitored robust accuracy.
@@ -148,14 +145,14 @@ class AdversarialTraining:
             another hyperparameter out of range (at construction).
 
     Example:
-        >>> trainer = AdversarialTraining("pgd", eps=0.2, epochs=30)
-        >>> robust = trainer.fit(zoo.small_cnn((1, 8, 8), 10), bastion.load("digits"))
+        >>> trainer = AdversarialTraining(method="pgd", eps=0.2, epochs=30)
+        >>> robust = trainer.fit(lambda: zoo.small_cnn((1, 8, 8), 10), bastion.load("digits")).model_
     """
 
     def __init__(
         self,
-        method: str = "pgd",
         *,
+        method: str = "pgd",
         eps: float,
         steps: int | None = None,
         alpha: float | None = None,
@@ -198,28 +195,30 @@ class AdversarialTraining:
         self.progress = bool(progress)
         self.seed = check_seed(seed)
 
-    def fit(self, module: nn.Module, dataset: Any) -> TorchModel:
-        """Adversarially train ``module`` in place on ``dataset``'s training split.
+    def fit(self, module_factory: ModuleFactory, dataset: Any) -> AdversarialTraining:
+        """Adversarially train a module built by ``module_factory`` on ``dataset``'s training split.
 
         Args:
-            module: a torch module mapping ``(n, *dataset.input_shape)`` to logits, e.g. a
-                fresh :func:`bastion.models.zoo.small_cnn`.
+            module_factory: called once without arguments, it returns the torch module to
+                train, mapping ``(n, *dataset.input_shape)`` to logits, e.g.
+                ``lambda: zoo.small_cnn((1, 8, 8), 10)``.
             dataset: a :class:`bastion.Dataset` whose inputs lie in ``clip``.
 
         Returns:
-            The hardened model, a :class:`~bastion.models.TorchModel` in eval mode (also
-            stored as ``model_``).
+            ``self``; the hardened model, a :class:`~bastion.models.TorchModel` in eval
+            mode, is ``model_``.
 
         Raises:
-            InputTypeError: ``module`` is not a torch module or ``dataset`` not a Dataset.
-            ValidationError: the training inputs fall outside ``clip``.
+            InputTypeError: ``module_factory`` is not a callable returning a torch module,
+                or ``dataset`` not a Dataset.
+            ValidationError: the module does not fit the dataset, or the training inputs
+                fall outside ``clip``.
         """
-        if not isinstance(module, nn.Module):
-            raise InputTypeError(f"`module` must be a torch.nn.Module, got {type(module).__name__}")
-        if not all(hasattr(dataset, name) for name in ("x_train", "y_train", "input_shape", "n_classes")):
-            raise InputTypeError(f"`dataset` must be a bastion Dataset, got {type(dataset).__name__}")
+        check_module_factory(module_factory)
+        check_dataset(dataset)
         x = check_inputs(dataset.x_train, "dataset.x_train", sample_shape=dataset.input_shape, value_range=self.clip)
         y = check_labels(dataset.y_train, "dataset.y_train", n_samples=len(x), n_classes=dataset.n_classes)
+        module = build_module(module_factory, "model", dataset)
         model = TorchModel(module, input_shape=dataset.input_shape, n_classes=dataset.n_classes, clip=self.clip)
         device = model.device
         inputs = torch.as_tensor(x, device=device)
@@ -277,7 +276,7 @@ class AdversarialTraining:
         module.eval()
         self.seconds_ = time.perf_counter() - started
         self.model_ = TorchModel(module, input_shape=dataset.input_shape, n_classes=dataset.n_classes, clip=self.clip)
-        return self.model_
+        return self
 
     def _scheduler(self, optimizer: torch.optim.Optimizer, total_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
         """Per-minibatch learning-rate factor: 1, or the triangle 0 -> 1 -> 0 (``"cyclic"``)."""
@@ -334,10 +333,6 @@ class AdversarialTraining:
         x_adv = monitor.perturb(model, x, y, generator)
         with torch.no_grad():
             return float((model.logits_tensor(x_adv).argmax(dim=1) == y).float().mean())
-
-    def __repr__(self) -> str:
-        shown = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.endswith("_"))
-        return f"{type(self).__name__}({shown})"
 
 
 def cyclic_factor(step: int, total_steps: int, *, peak: float = 0.4) -> float:
