@@ -10,7 +10,8 @@ not know bastion::
     ├── CapabilityError (TypeError)       the model lacks what an attack needs
     ├── NotFittedError (RuntimeError)     an estimator used before ``fit``
     ├── BudgetExceededError (RuntimeError) a query budget would be overrun
-    └── UnsafeFileError (ValueError)      a file format bastion refuses to load
+    ├── UnsafeFileError (ValueError)      a file format bastion refuses to load
+    └── BackendUnavailableError (ImportError) an execution backend's optional dependency is missing
 
 The CLI turns any ``BastionError`` into one line and exit code 2; the server turns it into
 a 4xx JSON answer.
@@ -45,3 +46,7 @@ class BudgetExceededError(BastionError, RuntimeError):
 
 class UnsafeFileError(BastionError, ValueError):
     """A file in a format bastion refuses to load (pickle, untrusted code, ...)."""
+
+
+class BackendUnavailableError(BastionError, ImportError):
+    """A backend's optional dependency (for example ``ray``) is not installed."""

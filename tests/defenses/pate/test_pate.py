@@ -13,7 +13,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.svm import SVC
 
 import bastion.defenses
-from bastion.backends import BackendUnavailableError, LocalBackend
+from bastion.backends import LocalBackend
 from bastion.defenses.pate import (
     PATE,
     ConfidentGNMax,
@@ -24,7 +24,7 @@ from bastion.defenses.pate import (
     TorchTrainer,
     partition,
 )
-from bastion.exceptions import InputTypeError, NotFittedError, ValidationError
+from bastion.exceptions import BackendUnavailableError, InputTypeError, NotFittedError, ValidationError
 from bastion.models import SklearnModel, TorchModel, zoo
 
 
