@@ -6,18 +6,18 @@ import copy
 import math
 import time
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 from torch.nn import functional
 from tqdm.auto import tqdm
 
 from bastion.attacks.evasion import PGD
 from bastion.attacks.evasion.base import check_eps, check_norm
+from bastion.attacks.evasion.pgd import ascent
+from bastion.attacks.norms import constrain
 from bastion.defenses.base import ModuleFactory, build_module, check_dataset, check_module_factory
 from bastion.exceptions import ValidationError
 from bastion.mixins import FittedMixin, ParamsReprMixin, ResultMixin
@@ -58,33 +58,11 @@ class EpochRecord(ResultMixin):
     seconds: float
 
 
-class _AscentTarget:
-    """Presents a non-negative per-sample training objective ``J`` to bastion's attacks.
-
-    bastion's PGD ascends the margin loss of a label and keeps the first iterate that the
-    model misclassifies, which is right for evaluation. Training wants something else: the
-    last iterate of the ascent on the training objective (cross-entropy for Madry et al.,
-    the KL divergence to the clean prediction for TRADES). Seen through this adapter, the
-    module becomes a two-class model with logits ``[1 / (1 + J), 0]`` and label 0: its margin
-    ``-1 / (1 + J)`` increases with ``J`` and its gradient is ``grad J`` times a positive
-    per-sample factor, so sign (L-inf) and normalised (L2) steps are exactly those on ``J``;
-    and it never misclassifies, so PGD runs every step and returns the last iterate.
-    """
-
-    def __init__(self, module: nn.Module, objective: Callable[[torch.Tensor], torch.Tensor], clip) -> None:
-        self.module = module
-        self.objective = objective
-        self.clip = clip
-
-    def logits_tensor(self, x: torch.Tensor) -> torch.Tensor:
-        value = self.objective(self.module(x))
-        return torch.stack([1.0 / (1.0 + value), torch.zeros_like(value)], dim=1)
-
-
 class AdversarialTraining(FittedMixin, ParamsReprMixin):
     """Train a classifier on adversarial examples crafted against itself, minibatch by minibatch.
 
-    Three methods, each attacking with bastion's :class:`~bastion.attacks.PGD`:
+    Three methods, each crafting its examples with PGD's projected ascent
+    (:func:`bastion.attacks.evasion.pgd.ascent`) on its training objective:
 
     - ``"pgd"``: Madry, Makelov, Schmidt, Tsipras & Vladu, "Towards Deep Learning Models
       Resistant to Adversarial Attacks", ICLR 2018, Sec. 3, Eq. (2.1): minimise the
@@ -226,7 +204,6 @@ class AdversarialTraining(FittedMixin, ParamsReprMixin):
 
         generator = torch.Generator().manual_seed(self.seed)
         monitor_index = torch.randperm(len(x), generator=generator)[: self.monitor_size].to(device)
-        attack = PGD(self.eps, steps=self.steps, alpha=self.alpha, norm=self.norm, loss="margin", seed=self.seed)
         monitor = PGD(self.eps, steps=self.monitor_steps, norm=self.norm, seed=self.seed)
         optimizer = torch.optim.Adam(module.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         scheduler = self._scheduler(optimizer, self.epochs * -(-len(x) // self.batch_size))
@@ -244,7 +221,7 @@ class AdversarialTraining(FittedMixin, ParamsReprMixin):
             )
             for epoch in bar:
                 epoch_started = time.perf_counter()
-                sums = self._epoch(module, attack, optimizer, scheduler, inputs, labels, generator)
+                sums = self._epoch(module, optimizer, scheduler, inputs, labels, generator)
                 accuracy = self._monitor(model, monitor, inputs[monitor_index], labels[monitor_index], generator)
                 record = EpochRecord(
                     epoch=epoch, **sums, monitor_robust_accuracy=accuracy, seconds=time.perf_counter() - epoch_started
@@ -284,7 +261,7 @@ class AdversarialTraining(FittedMixin, ParamsReprMixin):
             return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
         return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: cyclic_factor(step, total_steps))
 
-    def _epoch(self, module, attack, optimizer, scheduler, inputs, labels, generator) -> dict[str, float]:
+    def _epoch(self, module, optimizer, scheduler, inputs, labels, generator) -> dict[str, float]:
         """One pass over the training data; returns the epoch's mean losses."""
         order = torch.randperm(len(inputs), generator=generator).to(inputs.device)
         totals = np.zeros(3)
@@ -296,18 +273,28 @@ class AdversarialTraining(FittedMixin, ParamsReprMixin):
                 with torch.no_grad():
                     clean_probabilities = torch.softmax(module(x), dim=1)
 
-                def objective(logits, p=clean_probabilities):
-                    return _kl(p, logits)
+                def objective(x_adv, p=clean_probabilities):
+                    return _kl(p, module(x_adv))
 
             else:
                 with torch.no_grad():
                     clean_loss = functional.cross_entropy(module(x), y)
 
-                def objective(logits, y=y):
-                    return functional.cross_entropy(logits, y, reduction="none")
+                def objective(x_adv, y=y):
+                    return functional.cross_entropy(module(x_adv), y, reduction="none")
 
-            target = _AscentTarget(module, objective, self.clip)
-            x_adv = attack.perturb(target, x, torch.zeros_like(y), generator)
+            # The last iterate of the ascent on the training objective, as the papers train on.
+            x_adv = ascent(
+                objective,
+                x,
+                eps=self.eps,
+                alpha=self.alpha,
+                steps=self.steps,
+                norm=self.norm,
+                clip=self.clip,
+                generator=generator,
+            )
+            x_adv = constrain(x, x_adv, self.norm, self.eps, self.clip)
             module.train()
             adversarial_logits = module(x_adv)
             adversarial_loss = functional.cross_entropy(adversarial_logits, y)
