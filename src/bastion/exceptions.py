@@ -11,7 +11,9 @@ not know bastion::
     ├── NotFittedError (RuntimeError)     an estimator used before ``fit``
     ├── BudgetExceededError (RuntimeError) a query budget would be overrun
     ├── UnsafeFileError (ValueError)      a file format bastion refuses to load
-    └── BackendUnavailableError (ImportError) an execution backend's optional dependency is missing
+    ├── BackendUnavailableError (ImportError) an execution backend's optional dependency is missing
+    ├── AccessDeniedError (PermissionError) a server refused the API key (missing, wrong, revoked)
+    └── RemoteError (ConnectionError)     a remote model could not answer (down, 503, retries spent)
 
 The CLI turns any ``BastionError`` into one line and exit code 2; the server turns it into
 a 4xx JSON answer.
@@ -50,3 +52,11 @@ class UnsafeFileError(BastionError, ValueError):
 
 class BackendUnavailableError(BastionError, ImportError):
     """A backend's optional dependency (for example ``ray``) is not installed."""
+
+
+class AccessDeniedError(BastionError, PermissionError):
+    """A prediction server refused the API key: missing, wrong, revoked or blocked."""
+
+
+class RemoteError(BastionError, ConnectionError):
+    """A remote model could not answer: unreachable, unavailable, or retries spent."""
