@@ -13,26 +13,19 @@ from typing import Any
 
 import numpy as np
 
+from bastion.plots import new_figure
+
 WIDTH, HEIGHT = 6.0, 3.6
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot
-
-    return pyplot
 
 
 def to_svg(figure: Any) -> str:
     """The figure as one ``<svg>`` element (XML header and DOCTYPE dropped), then closed."""
-    pyplot = _pyplot()
+    import matplotlib
+
     buffer = io.StringIO()
-    try:
+    # Text drawn as paths: the figure needs no font. rc_context leaves the caller's settings alone.
+    with matplotlib.rc_context({"svg.fonttype": "path"}):
         figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
-    finally:
-        pyplot.close(figure)
     text = buffer.getvalue()
     return re.sub(r"\s*<metadata>.*?</metadata>", "", text[text.index("<svg") :], flags=re.S)
 
@@ -47,9 +40,7 @@ def scope_ids(svg: str, prefix: str) -> str:
 
 
 def _axes(title: str, xlabel: str, ylabel: str):
-    pyplot = _pyplot()
-    pyplot.rcParams["svg.fonttype"] = "path"
-    figure, axes = pyplot.subplots(figsize=(WIDTH, HEIGHT))
+    figure, axes = new_figure((WIDTH, HEIGHT))
     axes.set_title(title)
     axes.set_xlabel(xlabel)
     axes.set_ylabel(ylabel)
@@ -71,11 +62,10 @@ def adversarial_grid(examples: dict[str, Any], classes: Sequence[str]) -> str:
     Goodfellow, Shlens & Szegedy 2015, Fig. 1 (the panda that becomes a gibbon), on the
     assessed data; non-image inputs are drawn as feature profiles.
     """
-    pyplot = _pyplot()
     clean, adversarial = np.asarray(examples["clean"]), np.asarray(examples["adversarial"])
     n = len(clean)
     images = clean.ndim == 4
-    figure, grid = pyplot.subplots(3 if images else 2, n, figsize=(1.5 * n, 4.8 if images else 3.2), squeeze=False)
+    figure, grid = new_figure((1.5 * n, 4.8 if images else 3.2), rows=3 if images else 2, cols=n, squeeze=False)
     for i in range(n):
         rows = [
             (clean[i], examples["clean_label"][i], examples["clean_confidence"][i], "clean"),
@@ -186,8 +176,7 @@ def poisoning_bars(rows: list[dict[str, Any]], title: str) -> str:
 
 def triggered_pair(clean: Any, triggered: Any, labels: tuple[str, str]) -> str:
     """A clean input beside the same input carrying the backdoor trigger."""
-    pyplot = _pyplot()
-    figure, grid = pyplot.subplots(1, 2, figsize=(3.2, 2.0))
+    figure, grid = new_figure((3.2, 2.0), cols=2)
     for axes, x, label in zip(grid, (clean, triggered), labels):
         x = np.asarray(x)
         if x.ndim == 3:

@@ -52,9 +52,12 @@ def load_data(name_or_path: str, *, seed: int) -> bastion.Dataset:
     return bastion.load(name_or_path, seed=seed)
 
 
-def load_model(path: Path, *, trust_code: bool = False, trusted: Sequence[str] = ()) -> Any:
-    """A model saved by ``bastion train`` (or any file :func:`bastion.models.io.load` reads)."""
-    return io.load(path, trust_code=trust_code, trusted=tuple(trusted))
+def load_model(path: Path, *, trust_code: bool = False, trusted: Sequence[str] = (), need: str | None = None) -> Any:
+    """A model saved by ``bastion train`` (or any file :func:`bastion.models.io.load` reads).
+
+    ``need="gradients"`` gives the white-box view of an ONNX graph (see ``io.load``).
+    """
+    return io.load(path, trust_code=trust_code, trusted=tuple(trusted), need=need)
 
 
 def check_compatible(model: Any, data: bastion.Dataset, model_path: Path) -> None:

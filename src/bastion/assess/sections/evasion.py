@@ -113,7 +113,7 @@ def _variant(context: Any, variant: str) -> Any:
     started = time.perf_counter()
     if variant == "adversarial_training":
         defense = AdversarialTraining(
-            "pgd",
+            method="pgd",
             eps=section["train_eps"],
             steps=section["train_steps"],
             norm=section["norm"],
@@ -124,7 +124,7 @@ def _variant(context: Any, variant: str) -> Any:
             progress=False,
             seed=context.seed,
         )
-        defense.fit(build(), dataset)
+        defense.fit(build, dataset)
     else:
         defense = DefensiveDistillation(
             temperature=section["distillation_temperature"],
