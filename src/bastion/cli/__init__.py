@@ -17,6 +17,7 @@ from bastion.cli import (  # noqa: F401  (registers the commands)
     extraction,
     membership,
     pate,
+    poisoning,
     robustness,
     train,
 )

@@ -9,6 +9,7 @@ from bastion.attacks.poisoning.backdoor import Backdoor
 from bastion.attacks.poisoning.base import PoisonedDataset, Trigger
 from bastion.attacks.poisoning.boundary_shift import BoundaryShift
 from bastion.attacks.poisoning.evaluation import PoisoningResult, evaluate_poisoning
+from bastion.attacks.poisoning.files import load_dataset, save_dataset
 from bastion.attacks.poisoning.gradient_poisoning import GradientPoisoning
 from bastion.attacks.poisoning.label_flip import LabelFlip
 
@@ -21,4 +22,6 @@ __all__ = [
     "PoisoningResult",
     "Trigger",
     "evaluate_poisoning",
+    "load_dataset",
+    "save_dataset",
 ]
