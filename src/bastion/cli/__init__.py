@@ -17,6 +17,7 @@ from bastion.cli import (  # noqa: F401  (registers the commands)
     keys,
     membership,
     pate,
+    poisoning,
     robustness,
     scan,
     serve,
