@@ -15,7 +15,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 attack_app = typer.Typer(help="Attack a model: evasion, extraction, membership inference.", no_args_is_help=True)
-defend_app = typer.Typer(help="Harden a model: adversarial training, distillation, PATE.", no_args_is_help=True)
+defend_app = typer.Typer(
+    help="Harden a model: adversarial training, distillation, PATE; sanitize training traffic (micro-models).",
+    no_args_is_help=True,
+)
 evaluate_app = typer.Typer(help="Measure a model's robustness.", no_args_is_help=True)
 app.add_typer(attack_app, name="attack")
 app.add_typer(defend_app, name="defend")
