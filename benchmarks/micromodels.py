@@ -12,9 +12,10 @@
 - digits with flipped labels and a patch backdoor (built here: bastion's poisoning attacks are
   not on main yet), with the label-disagreement and class-novelty micro-models.
 
-Run ``python -m benchmarks.micromodels`` (a few minutes on two cores; ``--scale N`` sets the
-scale run's size, ``--skip-scale`` leaves it out). It rewrites the figures block of
-docs/micromodels.md, the ``micromodels`` section of docs/benchmarks.md and the plot.
+Run ``python -m benchmarks.micromodels`` (a few minutes on two idle cores; ``--skip-scale``
+runs all but the scale run, ``--scale-only`` only it, ``--scale N`` sets its size). It
+rewrites the figures and scale blocks of docs/micromodels.md, the ``micromodels`` section of
+docs/benchmarks.md and the plot.
 """
 
 from __future__ import annotations
@@ -217,7 +218,7 @@ def pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
 
 
-def markdown(rows, points, scale_result, cells, seconds: float, command: str) -> tuple[str, str]:
+def markdown(rows, points, cells, seconds: float, command: str) -> tuple[str, str]:
     lines = [
         f"Measured by `{command}` ({seconds:.0f} s; {machine()}; two cores shared with other jobs,"
         " so absolute times are noisy).",
@@ -267,24 +268,6 @@ def markdown(rows, points, scale_result, cells, seconds: float, command: str) ->
             f"| {p['sensor']} | {p['granularity_s'] / 3600:g} h | {p['threshold']:g} | {pct(p['detection'])} |"
             f" {pct(p['false_positive'])} | {pct(p['precision'])} | {pct(p['recall'])} |"
         )
-    if scale_result is not None:
-        s = scale_result
-        lines += [
-            "",
-            f"Scale: {s['n']:,} training requests ({s['payload_mib']:.0f} MiB of payload), NGramSensor micro-models"
-            f" on slices of {s['n'] // 20:,} requests (20 micro-models).",
-            "",
-            "| step | seconds |",
-            "|---|---:|",
-            f"| generate the stream | {s['generate_s']:.1f} |",
-            f"| NGramSensor.score on 100,000 requests | {s['score_100k_s']:.2f} |",
-            f"| MicroModels.clean, serial backend | {s['serial_s']:.1f} |",
-            f"| MicroModels.clean, local backend (2 processes) | {s['local_s']:.1f} |",
-            "",
-            f"Serial and local removals identical: {s['identical']}; removal precision {pct(s['precision'])},"
-            f" recall {pct(s['recall'])}; peak memory {s['peak_mib']:.0f} MiB in the main process,"
-            f" {s['child_peak_mib']:.0f} MiB in the largest worker.",
-        ]
     lines += [
         "",
         "Digits (poison built by the benchmark; bastion's poisoning attacks and the other sanitizers were not"
@@ -323,27 +306,52 @@ def markdown(rows, points, scale_result, cells, seconds: float, command: str) ->
     return figures, summary
 
 
+def scale_markdown(s: dict, command: str) -> str:
+    return "\n".join(
+        [
+            f"Measured by `{command}` ({machine()}; two cores shared with other jobs, so times are noisy).",
+            "",
+            f"{s['n']:,} training requests ({s['payload_mib']:.0f} MiB of payload), NGramSensor micro-models"
+            f" on slices of {s['n'] // 20:,} requests (20 micro-models).",
+            "",
+            "| step | seconds |",
+            "|---|---:|",
+            f"| generate the stream | {s['generate_s']:.1f} |",
+            f"| NGramSensor.score on 100,000 requests | {s['score_100k_s']:.2f} |",
+            f"| MicroModels.clean, serial backend | {s['serial_s']:.1f} |",
+            f"| MicroModels.clean, local backend (2 processes) | {s['local_s']:.1f} |",
+            "",
+            f"Serial and local removals identical: {s['identical']}; removal precision {pct(s['precision'])},"
+            f" recall {pct(s['recall'])}; peak memory {s['peak_mib']:.0f} MiB in the main process,"
+            f" {s['child_peak_mib']:.0f} MiB in the largest worker.",
+        ]
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=int, default=1_000_000, help="training requests of the scale run")
     parser.add_argument("--skip-scale", action="store_true", help="leave the scale run out")
+    parser.add_argument("--scale-only", action="store_true", help="only the scale run")
     parser.add_argument("--backend", default="local", help="backend of the headline and sweeps")
     args = parser.parse_args()
-    command = "python -m benchmarks.micromodels" + (" --skip-scale" if args.skip_scale else "")
-    start = time.perf_counter()
-    train = http_traffic(N_TRAIN, attack_rate=TRAIN_ATTACKS, seed=0)
-    test = http_traffic(N_TEST, attack_rate=TEST_ATTACKS, seed=1)
-    rows, _ = headline(train, test, args.backend)
-    print("headline done", round(time.perf_counter() - start), "s", flush=True)
-    points = sweep(train, test, args.backend)
-    plot(points)
-    print("sweep done", round(time.perf_counter() - start), "s", flush=True)
-    cells = digits_cells()
-    scale_result = None if args.skip_scale else scale(args.scale)
-    figures, summary = markdown(rows, points, scale_result, cells, time.perf_counter() - start, command)
-    write_section("micromodels-figures", figures, path=PAGE)
-    write_section("micromodels", summary)
-    print(figures)
+    if not args.scale_only:
+        command = "python -m benchmarks.micromodels --skip-scale"
+        start = time.perf_counter()
+        train = http_traffic(N_TRAIN, attack_rate=TRAIN_ATTACKS, seed=0)
+        test = http_traffic(N_TEST, attack_rate=TEST_ATTACKS, seed=1)
+        rows, _ = headline(train, test, args.backend)
+        points = sweep(train, test, args.backend)
+        plot(points)
+        cells = digits_cells()
+        figures, summary = markdown(rows, points, cells, time.perf_counter() - start, command)
+        write_section("micromodels-figures", figures, path=PAGE)
+        write_section("micromodels", summary)
+        print(figures)
+    if not args.skip_scale:
+        text = scale_markdown(scale(args.scale), f"python -m benchmarks.micromodels --scale-only --scale {args.scale}")
+        write_section("micromodels-scale", text, path=PAGE)
+        print(text)
 
 
 if __name__ == "__main__":
