@@ -249,16 +249,22 @@ class MicroModels(ParamsReprMixin):
     def recognise(self, payloads: Any) -> np.ndarray:
         """The shadow sensor's filter: ``(n,)`` bool, True where a payload looks like the removed ones.
 
-        The abnormal model (a sensor fitted on the instances the vote removed) does not find
-        such a payload anomalous: a new request close to the attacks that were cast out of
-        the training data, which Cretu et al.'s architecture hands to a heavily instrumented
-        shadow sensor.
+        A payload is recognised when the abnormal model (fitted on the instances the vote
+        removed) gives it a lower anomaly score than the sanitized model does (both are the
+        same sensor, so their scores compare); for a sensor without ``score``, when the
+        abnormal model does not flag it. These are new
+        requests close to the attacks cast out of the training data, which Cretu et al.'s
+        architecture hands to a heavily instrumented shadow sensor.
 
         Raises:
             NotFittedError: before ``clean`` on a stream, or when nothing was removed.
         """
-        if getattr(self, "abnormal_model_", None) is None:
+        abnormal, sanitized = getattr(self, "abnormal_model_", None), getattr(self, "sanitized_model_", None)
+        if abnormal is None or sanitized is None:
             raise NotFittedError(
                 "no abnormal model: call clean(stream) on a TrafficStream first (and it must remove something)"
             )
-        return ~self.abnormal_model_.predict(payloads)
+        payloads = check_payloads(payloads)
+        if hasattr(abnormal, "score") and hasattr(sanitized, "score"):
+            return abnormal.score(payloads) < sanitized.score(payloads)
+        return ~np.asarray(abnormal.predict(payloads), dtype=bool)
