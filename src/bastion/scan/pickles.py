@@ -205,6 +205,7 @@ class _Machine:
         self.called: set[tuple[str, str]] = set()
         self.call_texts: set[str] = set()
         self.scanned_blobs: set[int] = set()
+        self.nested_imports: set[str] = set()
         self.protocol = 0
         self.result: Any = UNKNOWN
         self.anomalies: set[str] = set()
@@ -256,8 +257,7 @@ class _Machine:
         member = f"{self.member} > {inside}" if self.member else inside
         findings, imports = self.nested(data, member, self.depth + 1, forced)
         self.findings.extend(findings)
-        for name in imports:
-            self.imports.setdefault(name, (Ref(*name.rsplit(".", 1), offset), 0))
+        self.nested_imports.update(imports)
 
     # -- imports and calls -----------------------------------------------------------------
     def global_(self, module: str, name: str, offset: int) -> Ref:
@@ -555,7 +555,7 @@ def scan_pickle(
             break
         machine.import_findings()
         findings.extend(machine.findings)
-        imports.update(machine.imports)
+        imports.update(machine.imports, machine.nested_imports)
         protocol = max(protocol, machine.protocol)
         count += 1
         for text in sorted(machine.anomalies):
