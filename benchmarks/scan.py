@@ -57,6 +57,7 @@ PICKLE_SCOPE = (
     "npz",
     "broken",
     "extension",
+    "joblib",
 )
 # Clean files that hold pickles or zip archives, or folders of them (not ONNX or safetensors alone).
 PICKLE_BASED_CLEAN = (
@@ -67,6 +68,7 @@ PICKLE_BASED_CLEAN = (
     "torch_state_dict",
     "torch_legacy_state_dict",
     "numpy_npz",
+    "joblib_sklearn",
     "pickled_arrays",
 )
 

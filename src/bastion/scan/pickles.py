@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
+from bastion.scan import joblib_arrays
 from bastion.scan.findings import Finding
 from bastion.scan.policy import GADGETS, NESTED_LOADERS, classify, classify_dotted
 
@@ -206,6 +207,7 @@ class _Machine:
         self.call_texts: set[str] = set()
         self.scanned_blobs: set[int] = set()
         self.nested_imports: set[str] = set()
+        self.pending_array: joblib_arrays.ArrayLayout | None = None
         self.protocol = 0
         self.result: Any = UNKNOWN
         self.anomalies: set[str] = set()
@@ -447,7 +449,11 @@ class _Machine:
             cls = items[0] if items else UNKNOWN
             stack.append(self.call(cls, Seq("tuple", items[1:]), offset))
         elif name == "BUILD":
-            self.pop()
+            state = self.pop()
+            try:
+                self.pending_array = joblib_arrays.layout(_key(getattr(self.top(), "func", None)), state)
+            except ValueError as error:
+                self.add("medium", "pickle.joblib-array", f"{error}: the scan cannot read past it", offset)
         elif name == "PERSID":
             stack.append(Persistent(arg))
         elif name == "BINPERSID":
@@ -512,9 +518,25 @@ def _run(machine: _Machine, stream: BinaryIO) -> tuple[bool, str | None, int]:
                 machine.protocol = max(machine.protocol, opcode.proto)
             if not machine.step(opcode.name, arg, offset):
                 return True, None, seen
+            if machine.pending_array is not None:
+                _past_joblib_array(machine, stream)
     except (ValueError, EOFError, OverflowError, MemoryError, UnicodeDecodeError) as error:
         return False, str(error) or type(error).__name__, seen
     return False, "the stream ends without a STOP opcode", seen
+
+
+def _past_joblib_array(machine: _Machine, stream: BinaryIO) -> None:
+    """Step over the array data joblib wrote after a wrapper's BUILD (a nested pickle is scanned)."""
+    layout, machine.pending_array = machine.pending_array, None
+    if layout.nested_pickle:
+        inner = _Machine(member=machine.member, base_offset=machine.base, depth=machine.depth, nested=machine.nested)
+        _run(inner, stream)
+        inner.import_findings()
+        machine.findings.extend(inner.findings)
+        machine.nested_imports.update(inner.imports, inner.nested_imports)
+        return
+    padding = stream.read(1)[0] if layout.aligned else 0
+    stream.seek(padding + layout.data_bytes, io.SEEK_CUR)
 
 
 def scan_pickle(
