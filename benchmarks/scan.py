@@ -228,13 +228,14 @@ bastion catches every technique of the corpus with no false positive on clean fi
 misses the duplicate member name (it opens members by name, so it scans the clean copy twice),
 the protocol-0 pickle under a non-pickle name (it picks members by suffix or the protocol-2+
 magic), the EXT1 opcode, stops at the raw array data of a joblib file before the payload that
-follows it, and rates the pickle nested in `_load_from_bytes` bytes only "suspicious"; fickling misses the object array inside an `.npz`, stops on the member flagged
-encrypted, and flags the clean torch, TorchScript and numpy pickles too (its default analysis
-rates any import outside the standard library as unsafe, torch's own rebuild functions
-included), so its verdicts on torch archives, "likely unsafe" for the clean state dict as for
-the duplicate-name and hidden-member tricks, do not tell them apart (it scans only members
-named `.pkl`, `.pickle` or `.bin`). On the checkpoint, bastion reads only the small `data.pkl` and never the tensor
-storages, so its peak memory stays in kilobytes whatever the checkpoint's size, like
+follows it, and rates the pickle nested in `_load_from_bytes` bytes only "suspicious".
+fickling misses the object array inside an `.npz`, stops on the member flagged encrypted, and
+flags the clean torch, TorchScript and numpy pickles too (its default analysis rates any
+import outside the standard library as unsafe, torch's own rebuild functions included), so
+on torch archives its "likely unsafe" for the clean state dict and for the duplicate-name
+and hidden-member tricks cannot tell them apart (it scans only members named `.pkl`,
+`.pickle` or `.bin`). On the checkpoint, bastion reads only the small `data.pkl`, never the
+tensor storages, so its peak memory stays in kilobytes whatever the checkpoint's size, like
 picklescan's; timings are on a machine shared with other jobs, the memory figures are not
 affected.
 """

@@ -38,6 +38,8 @@ KEEP_BYTES = 1 << 20
 """Bytes constants up to this size are kept whole (to rescan as nested pickles on demand)."""
 
 MAX_CALL_FINDINGS = 50
+MAX_CHAIN = 64
+"""getattr/attrgetter chains longer than this are left unresolved (reported as unresolved calls)."""
 TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 TORCH_LEGACY_PICKLES = 5
 
@@ -150,7 +152,7 @@ def render(value: Any, budget: int = 160) -> str:
 
 
 def _render(value: Any, depth: int) -> str:
-    if depth > 6:
+    if depth > 4:
         return "..."
     if isinstance(value, Ref):
         return value.dotted
@@ -268,21 +270,21 @@ class _Machine:
         self.imports[ref.dotted] = (first, count + 1)
         return ref
 
-    def dotted(self, value: Any) -> str | None:
+    def dotted(self, value: Any, depth: int = 0) -> str | None:
         """The dotted path a value stands for, following importers, getattr and attrgetter."""
         if isinstance(value, Ref):
             return value.dotted
-        if isinstance(value, Call):
+        if isinstance(value, Call) and depth < MAX_CHAIN:
             key = _key(value.func)
             first = _arg(value.args, 0)
             if key in _IMPORTERS and isinstance(first, str):
                 return first
             if key in _GETATTRS and isinstance(_arg(value.args, 1), str):
-                base = self.dotted(first)
+                base = self.dotted(first, depth + 1)
                 return None if base is None else f"{base}.{_arg(value.args, 1)}"
             inner = value.func
             if isinstance(inner, Call) and _key(inner.func) in _ATTRGETTERS and isinstance(_arg(inner.args, 0), str):
-                base = self.dotted(first)
+                base = self.dotted(first, depth + 1)
                 return None if base is None else f"{base}.{_arg(inner.args, 0)}"
         return None
 
@@ -298,9 +300,13 @@ class _Machine:
         if key is not None:
             self.called.add(key)
         dotted = self.dotted(target)
-        shown = f"{dotted or render(target)}({', '.join(render(a, 240) for a in all_args.items[:4])})"
-        if key is None and dotted is not None:
-            via.append(render(target))
+
+        def shown() -> str:
+            # Rendered only for a finding: most calls (tensor rebuilds) never need it.
+            if key is None and dotted is not None:
+                via.append(render(target))
+            return f"calls {dotted or render(target)}({', '.join(render(a, 240) for a in all_args.items[:4])})"
+
         if dotted is None:
             self.add(
                 "high",
@@ -311,16 +317,21 @@ class _Machine:
         else:
             verdict = classify_dotted(dotted) if key is None else classify(*key)
             if verdict.kind == "dangerous" and key not in GADGETS:
-                self.call_finding(verdict.severity, f"calls {shown}", verdict.what, via, offset, dotted)
+                self.call_finding(verdict.severity, shown, verdict.what, via, offset, dotted)
             elif verdict.kind == "unknown" and key is None:
-                self.call_finding("high", f"calls {shown}", verdict.what, via, offset, dotted)
+                self.call_finding("high", shown, verdict.what, via, offset, dotted)
         self.check_nested_argument(key, all_args, offset)
         return self.call_result(key, all_args, offset, func)
 
-    def call_finding(self, severity: str, text: str, what: str, via: list[str], offset: int, node: str) -> None:
+    def call_finding(
+        self, severity: str, text: Callable[[], str], what: str, via: list[str], offset: int, node: str
+    ) -> None:
+        if len(self.call_texts) >= MAX_CALL_FINDINGS:
+            return
+        described = text()
         through = f" through {' and '.join(via)}" if via else ""
-        message = f"{text}{through} when unpickled: {what}"
-        if message in self.call_texts or len(self.call_texts) >= MAX_CALL_FINDINGS:
+        message = f"{described}{through} when unpickled: {what}"
+        if message in self.call_texts:
             return
         self.call_texts.add(message)
         self.add(severity, "pickle.dangerous-call", message, offset, node)
@@ -409,7 +420,7 @@ class _Machine:
                 method = "append/extend" if "APPEND" in name else "__setitem__"
                 self.call_finding(
                     verdict.severity,
-                    f"calls {method} on {render(target)}",
+                    lambda: f"calls {method} on {render(target)}",
                     verdict.what,
                     [],
                     target.offset,
