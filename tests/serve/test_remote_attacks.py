@@ -35,7 +35,9 @@ def test_remote_model_takes_its_shape_classes_and_capabilities_from_the_server(g
         assert gateway.keys["label"] not in repr(remote)
 
 
-def test_knockoff_through_remote_model_is_counted_in_the_audit_log_and_steals_as_in_process(gateway, digits, digits_mlp):
+def test_knockoff_through_remote_model_is_counted_in_the_audit_log_and_steals_as_in_process(
+    gateway, digits, digits_mlp
+):
     name, token = _key(gateway, quota=1000)
     with RemoteModel(gateway.url, token, batch_size=64) as remote:
         result = KnockoffNets(digits.x_train, epochs=5).extract(remote, budget=200, x_eval=digits.x_test[:50])
