@@ -27,9 +27,10 @@ import torch
 
 import bastion
 from bastion.attacks import PGD, CarliniWagnerL2, evaluate, robustness
-from bastion.attacks.robustness import RobustnessResult
+from bastion.attacks.evasion.robustness import RobustnessResult
 from bastion.defenses import AdversarialTraining, DefensiveDistillation
 from bastion.models import TorchModel, fit, zoo
+from bastion.plots import new_figure, save_figure
 from benchmarks.report import DOC, machine, write_section
 
 EPS = 0.2
@@ -146,12 +147,7 @@ def evaluate_all(rows: list[Row], data: bastion.Dataset) -> None:
 
 
 def plot(rows: list[Row], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot
-
-    figure, axes = pyplot.subplots(figsize=(6, 4))
+    figure, axes = new_figure((6, 4))
     for row in rows:
         eps = [0.0, *row.result.eps]
         accuracy = [100 * row.clean, *(100 * a for a in row.result.robust_accuracy)]
@@ -164,9 +160,7 @@ def plot(rows: list[Row], path: Path) -> None:
     axes.grid(alpha=0.3)
     axes.legend(fontsize=8)
     axes.set_title("digits small_cnn: APGD-CE + APGD-DLR + Square, per sample")
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    pyplot.close(figure)
+    save_figure(figure, path)
 
 
 def pct(value: float) -> str:

@@ -16,7 +16,6 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
 import numpy as np
 import torch
 from sklearn.svm import SVC
@@ -34,6 +33,7 @@ from bastion.defenses.pate import (
     TorchTrainer,
 )
 from bastion.models import TorchModel, fit, zoo
+from bastion.plots import new_figure, save_figure
 from benchmarks.report import machine, write_section
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -103,10 +103,10 @@ def _point(pate: PATE, setting: str, data: bastion.Dataset, n_private: int, quer
 
 
 SETTINGS: list[tuple[str, int, Aggregator]] = [
-    ("SVM", 80, ConfidentGNMax(50, 30, 10)),
+    ("SVM", 80, ConfidentGNMax(threshold=50, sigma_threshold=30, sigma=10)),
     ("SVM", 100, GNMax(10)),
-    ("label-spreading", 80, ConfidentGNMax(50, 30, 10)),
-    ("label-spreading", 100, ConfidentGNMax(60, 100 / 3, 10)),
+    ("label-spreading", 80, ConfidentGNMax(threshold=50, sigma_threshold=30, sigma=10)),
+    ("label-spreading", 100, ConfidentGNMax(threshold=60, sigma_threshold=100 / 3, sigma=10)),
     ("label-spreading", 100, GNMax(15)),
     ("label-spreading", 100, LNMax(0.1)),
 ]
@@ -126,7 +126,11 @@ def digits_curve(data: bastion.Dataset) -> tuple[list[Point], dict[str, float], 
         key = (kind, n_teachers)
         if key not in fitted:
             fitted[key] = PATE(
-                _teacher(kind, x_public), n_teachers, aggregator, backend="serial", progress=False
+                teacher_factory=_teacher(kind, x_public),
+                n_teachers=n_teachers,
+                aggregator=aggregator,
+                backend="serial",
+                progress=False,
             ).fit_teachers(x_private, y_private)
             teachers = fitted[key]
             ensembles[f"{n_teachers} {kind} teachers"] = (
@@ -167,7 +171,12 @@ def seed_check(data: bastion.Dataset, best: Point, spreading: bool) -> dict[int,
         x_public = data.x_train[n_private:]
         for seed in SEEDS:
             pate = PATE(
-                _teacher(kind, x_public), n_teachers, aggregator, backend="serial", seed=seed, progress=False
+                teacher_factory=_teacher(kind, x_public),
+                n_teachers=n_teachers,
+                aggregator=aggregator,
+                backend="serial",
+                seed=seed,
+                progress=False,
             ).fit_teachers(x_private, y_private)
             affordable = [
                 q
@@ -181,10 +190,7 @@ def seed_check(data: bastion.Dataset, best: Point, spreading: bool) -> dict[int,
 
 
 def plot_curve(points: list[Point], baseline: float) -> None:
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(8, 5))
+    figure, axis = new_figure((8, 5))
     for setting in dict.fromkeys(p.setting for p in points):
         curve = [p for p in points if p.setting == setting]
         eps = [p.epsilon for p in curve]
@@ -200,9 +206,7 @@ def plot_curve(points: list[Point], baseline: float) -> None:
     axis.set_ylim(0.7, 1.0)
     axis.grid(alpha=0.3)
     axis.legend(fontsize=6, loc="lower right")
-    figure.tight_layout()
-    figure.savefig(PLOT, dpi=120)
-    plt.close(figure)
+    save_figure(figure, PLOT)
 
 
 # --------------------------------------------------------------------------- membership
@@ -220,7 +224,9 @@ def membership_rows(data: bastion.Dataset) -> list[tuple[str, float, float, floa
     # The non-private model: the same MLP trained long on the private data, as teams do.
     module = fit(build(seed=0), x_private, y_private, epochs=150, lr=3e-3, seed=0, progress=False)
     targets = {"non-private MLP (trained on the private data)": TorchModel(module, input_shape=shape, n_classes=k)}
-    pate = PATE(SVC(C=10), 50, GNMax(5), backend="serial", progress=False).fit_teachers(x_private, y_private)
+    pate = PATE(
+        teacher_factory=SVC(C=10), n_teachers=50, aggregator=GNMax(5), backend="serial", progress=False
+    ).fit_teachers(x_private, y_private)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         labeling = pate.label(x_public, max_queries=347, delta=DELTA)
@@ -231,7 +237,7 @@ def membership_rows(data: bastion.Dataset) -> list[tuple[str, float, float, floa
     rows = []
     for name, model in targets.items():
         for attack in (LossThreshold(), ConfidenceThreshold()):
-            result = evaluate_membership(attack, model, x_private, y_private, data.x_test, data.y_test)
+            result = evaluate_membership(model, attack, x_private, y_private, data.x_test, data.y_test)
             rows.append(
                 (
                     f"{name}, {type(attack).__name__}",
@@ -255,14 +261,14 @@ def scale_run() -> dict[str, object]:
     teacher = TorchTrainer(
         functools.partial(zoo.mlp, data.input_shape, data.n_classes, hidden=()), epochs=40, lr=3e-2, batch_size=32
     )
-    aggregator = ConfidentGNMax(200, 150, 40)
+    aggregator = ConfidentGNMax(threshold=200, sigma_threshold=150, sigma=40)
     load_before = os.getloadavg()[0]
     timings: dict[str, float] = {}
     fitted = {}
     # The machine is shared: alternate the backends and keep each one's best of REPEATS runs.
     for _ in range(REPEATS):
         for name, backend in (("1 process (serial)", SerialBackend()), ("2 processes (local)", LocalBackend(2))):
-            pate = PATE(teacher, 250, aggregator, backend=backend, progress=False)
+            pate = PATE(teacher_factory=teacher, n_teachers=250, aggregator=aggregator, backend=backend, progress=False)
             start = time.perf_counter()
             pate.fit_teachers(x_private, y_private)
             timings[name] = min(timings.get(name, np.inf), time.perf_counter() - start)
@@ -313,7 +319,8 @@ from bastion.models import zoo
 
 mnist = load("mnist/")
 teacher = TorchTrainer(functools.partial(zoo.small_cnn, (1, 28, 28), 10), epochs=10, lr=1e-3)
-pate = PATE(teacher, 250, ConfidentGNMax(200, 150, 40), backend="local")
+aggregator = ConfidentGNMax(threshold=200, sigma_threshold=150, sigma=40)
+pate = PATE(teacher_factory=teacher, n_teachers=250, aggregator=aggregator, backend="local")
 pate.fit_teachers(mnist.x_train, mnist.y_train)
 x_public, x_eval, y_eval = mnist.x_test[:9000], mnist.x_test[9000:], mnist.y_test[9000:]
 labeling = pate.label(x_public, max_queries=640, delta=1e-5)

@@ -8,7 +8,7 @@ import torch
 from torch.nn import functional
 
 from bastion.attacks import APGD, PGD, SquareAttack, evaluate, robustness
-from bastion.attacks.base import objective_gradient
+from bastion.attacks.evasion.base import objective_gradient
 from bastion.defenses import AdversarialTraining, CatastrophicOverfittingWarning, EpochRecord
 from bastion.defenses.adversarial_training import _AscentTarget, cyclic_factor
 from bastion.exceptions import InputTypeError, ValidationError

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 import bastion
 from bastion.exceptions import BastionError, ValidationError
@@ -41,8 +42,18 @@ def reported_errors() -> Iterator[None]:
     try:
         yield
     except BastionError as error:
-        error_console.print(f"[bold red]error:[/] {error}", highlight=False, markup=True, soft_wrap=True)
+        print_error(error)
         raise typer.Exit(2) from error
+
+
+def print_error(error: BaseException) -> None:
+    """One red ``error:`` line on stderr: newlines folded, the text never read as rich markup.
+
+    A message quotes file names and file contents, which an attacker chooses: ``[`` in them
+    must print as it is, and a multi-line message must stay one line.
+    """
+    text = " ".join(str(error).split())
+    error_console.print(f"[bold red]error:[/] {escape(text)}", highlight=False, markup=True, soft_wrap=True)
 
 
 def load_data(name_or_path: str, *, seed: int) -> bastion.Dataset:

@@ -65,10 +65,10 @@ def build_extraction(
     method = check_choice(method, "--method", METHODS)
     images = attacker_x.ndim == 4
     if method == "path-finding":
-        return DecisionTreePathFinding()
+        return DecisionTreePathFinding(seed=seed)
+    extra = {"seed": seed} if epochs is None else {"epochs": epochs, "seed": seed}
     if method == "equation-solving":
-        return EquationSolving(**({} if epochs is None else {"epochs": epochs}))
-    extra = {} if epochs is None else {"epochs": epochs}
+        return EquationSolving(**extra)
     if method == "knockoff":
         pool = pixel_shifts(attacker_x) if shifts and images else attacker_x
         return KnockoffNets(pool, sampling=sampling, output=output, architecture=architecture, **extra)
@@ -158,7 +158,7 @@ def extract(
             shifts=shifts,
             seed=seed,
         )
-        result = attack.extract(target, budget=budget, seed=seed, x_eval=x_eval, y_eval=y_eval)
+        result = attack.extract(target, budget=budget, x_eval=x_eval, y_eval=y_eval)
         if json_out is not None:
             record = {"model": str(model or url), "data": dataset.name, "method": method, **result.to_dict()}
             json_out.write_text(json.dumps(record, indent=2) + "\n")

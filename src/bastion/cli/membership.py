@@ -12,7 +12,6 @@ from rich.table import Table
 
 from bastion.attacks.inference import ATTACKS, evaluate_membership, make_attack, train_like
 from bastion.attacks.inference.leakage import NEEDS_POOL
-from bastion.attacks.inference.plot import plot_roc
 from bastion.cli.app import attack_app
 from bastion.cli.common import (
     DEFAULT_API_KEY_ENV,
@@ -27,6 +26,7 @@ from bastion.cli.common import (
     reported_errors,
 )
 from bastion.exceptions import ValidationError
+from bastion.plots import plot_roc
 from bastion.validation import check_choice, check_scalar, check_seed
 
 
@@ -110,7 +110,7 @@ def membership(
             x_out, y_out = x_out[kept], y_out[kept]
         else:
             attack = make_attack(method)
-        result = evaluate_membership(attack, target, dataset.x_train, dataset.y_train, x_out, y_out)
+        result = evaluate_membership(target, attack, dataset.x_train, dataset.y_train, x_out, y_out)
         train_accuracy = float((target.predict(dataset.x_train) == dataset.y_train).mean())
         test_accuracy = float((target.predict(dataset.x_test) == dataset.y_test).mean())
         if plot is not None:

@@ -136,9 +136,9 @@ def pate(
             else _learner(teacher, shape, k, probabilities=False)
         )
         defense = PATE(
-            teacher_learner,
-            teachers,
-            noise,
+            teacher_factory=teacher_learner,
+            n_teachers=teachers,
+            aggregator=noise,
             backend=backend,
             seed=seed,
             progress=progress,

@@ -10,11 +10,12 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from bastion.attacks.robustness import plot_robustness, robustness
+from bastion.attacks import robustness
 from bastion.cli.app import evaluate_app
 from bastion.cli.common import check_compatible, console, load_data, load_model, reported_errors
 from bastion.exceptions import ValidationError
 from bastion.models import OnnxModel
+from bastion.plots import plot_robustness
 from bastion.validation import check_scalar, check_seed
 
 

@@ -2,6 +2,7 @@
 
 from bastion.defenses.adversarial_training import AdversarialTraining, CatastrophicOverfittingWarning, EpochRecord
 from bastion.defenses.distillation import DefensiveDistillation
+from bastion.defenses.micromodels import MicroModels
 from bastion.defenses.pate import PATE
 from bastion.defenses.prada import PRADA, PRADAStatus
 
@@ -12,5 +13,6 @@ __all__ = [
     "CatastrophicOverfittingWarning",
     "DefensiveDistillation",
     "EpochRecord",
+    "MicroModels",
     "PRADAStatus",
 ]

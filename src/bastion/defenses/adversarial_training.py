@@ -17,8 +17,8 @@ from torch import nn
 from torch.nn import functional
 from tqdm.auto import tqdm
 
-from bastion.attacks.base import check_eps, check_norm
 from bastion.attacks.evasion import PGD
+from bastion.attacks.evasion.base import check_eps, check_norm
 from bastion.exceptions import InputTypeError, ValidationError
 from bastion.models import TorchModel
 from bastion.models.base import check_clip

@@ -2,7 +2,8 @@
 
 from bastion.models import io, zoo
 from bastion.models.base import GRADIENTS, LABELS, SCORES, BaseModel, Model, require
-from bastion.models.onnx import OnnxModel, onnx_to_torch
+from bastion.models.onnx import OnnxModel
+from bastion.models.onnx_torch import onnx_to_torch
 from bastion.models.remote import RemoteModel
 from bastion.models.sklearn import SklearnModel
 from bastion.models.torch import TorchModel

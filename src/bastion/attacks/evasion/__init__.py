@@ -1,7 +1,9 @@
 """Evasion attacks: adversarial examples at test time."""
 
 from bastion.attacks.evasion.apgd import APGD
+from bastion.attacks.evasion.base import EvasionAttack
 from bastion.attacks.evasion.carlini_wagner import CarliniWagnerL2
+from bastion.attacks.evasion.evaluation import EvasionResult, evaluate
 from bastion.attacks.evasion.fgsm import FGSM
 from bastion.attacks.evasion.hopskipjump import HopSkipJump
 from bastion.attacks.evasion.pgd import PGD
@@ -17,4 +19,15 @@ ATTACKS = {
     "hopskipjump": HopSkipJump,
 }
 
-__all__ = ["APGD", "ATTACKS", "FGSM", "PGD", "CarliniWagnerL2", "HopSkipJump", "SquareAttack"]
+__all__ = [
+    "APGD",
+    "ATTACKS",
+    "FGSM",
+    "PGD",
+    "CarliniWagnerL2",
+    "EvasionAttack",
+    "EvasionResult",
+    "HopSkipJump",
+    "SquareAttack",
+    "evaluate",
+]

@@ -9,7 +9,14 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from bastion.attacks.base import EvasionAttack, check_eps, check_norm, is_adversarial, objective, objective_gradient
+from bastion.attacks.evasion.base import (
+    EvasionAttack,
+    check_eps,
+    check_norm,
+    is_adversarial,
+    objective,
+    objective_gradient,
+)
 from bastion.attacks.norms import ascent_direction, clip_to_range, per_sample, project, random_start
 from bastion.exceptions import ValidationError
 from bastion.models.base import require

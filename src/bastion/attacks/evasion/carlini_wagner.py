@@ -9,7 +9,7 @@ import torch
 from tqdm.auto import tqdm
 
 from bastion.attacks import losses
-from bastion.attacks.base import EvasionAttack, is_adversarial
+from bastion.attacks.evasion.base import EvasionAttack, is_adversarial
 from bastion.attacks.norms import per_sample
 from bastion.validation import check_scalar
 

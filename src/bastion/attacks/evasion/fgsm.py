@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from bastion.attacks.base import EvasionAttack, check_eps, check_loss, check_norm, objective_gradient
+from bastion.attacks.evasion.base import EvasionAttack, check_eps, check_loss, check_norm, objective_gradient
 from bastion.attacks.norms import ascent_direction, clip_to_range
 
 

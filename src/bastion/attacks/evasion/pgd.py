@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from bastion.attacks.base import (
+from bastion.attacks.evasion.base import (
     EvasionAttack,
     check_eps,
     check_loss,

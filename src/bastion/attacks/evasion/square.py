@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from bastion.attacks.base import EvasionAttack, check_eps, check_norm, is_adversarial, objective, score_function
+from bastion.attacks.evasion.base import EvasionAttack, check_eps, check_norm, is_adversarial, objective, score_function
 from bastion.attacks.norms import clip_to_range, l2_norms, per_sample
 from bastion.models.base import SCORES
 from bastion.validation import check_choice, check_scalar, check_seed

@@ -29,7 +29,7 @@ import numpy as np
 from bastion.exceptions import BudgetExceededError, ValidationError
 from bastion.models.base import LABELS, SCORES, BaseModel, require
 from bastion.models.wrappers import LEAVES
-from bastion.validation import check_labels, check_scalar, check_seed
+from bastion.validation import check_labels, check_scalar
 
 UNIFORM_EVAL_SIZE = 1000
 
@@ -132,15 +132,17 @@ class ExtractionResult:
 
 
 class ExtractionAttack:
-    """Base class of extraction attacks: ``extract(model, *, budget, seed=0)``.
+    """Base class of extraction attacks: ``extract(model, *, budget)``.
 
-    Subclasses set ``requires`` (``"labels"`` or ``"scores"``), implement
+    Subclasses take ``seed`` in ``__init__`` (stored as ``self.seed``; it seeds every random
+    choice), set ``requires`` (``"labels"`` or ``"scores"``), implement
     ``minimum_budget(model)`` and ``_steal(target, budget, seed)`` returning the stolen
     Model; ``_extra(stolen, target_copy, x_eval, y_eval)`` may return more result fields
     for a subclass of :class:`ExtractionResult` named by ``result_class``.
     """
 
     requires: str = SCORES
+    seed: int = 0
     result_class: type[ExtractionResult] = ExtractionResult
 
     def minimum_budget(self, model: Any) -> int:
@@ -152,7 +154,6 @@ class ExtractionAttack:
         model: Any,
         *,
         budget: int,
-        seed: int = 0,
         x_eval: np.ndarray | None = None,
         y_eval: np.ndarray | None = None,
     ) -> ExtractionResult:
@@ -161,7 +162,6 @@ class ExtractionAttack:
         Args:
             model: the target, any bastion Model with the capability the attack needs.
             budget: the most inputs the target may answer for the attack.
-            seed: seeds every random choice; same seed, same stolen model.
             x_eval: held-out inputs ``(n, *model.input_shape)`` to measure fidelity on; the
                 attacker never sees them. Default: 1,000 points uniform in ``model.clip``.
             y_eval: their true labels ``(n,)``, to report the stolen model's accuracy.
@@ -183,7 +183,7 @@ class ExtractionAttack:
                 f"({self._minimum_reason(model)}), got {budget}"
             )
         budget = check_scalar(budget, "budget", kind=int, low=minimum)
-        seed = check_seed(seed)
+        seed = self.seed
         x_eval, y_eval = self._evaluation_set(model, x_eval, y_eval, seed)
 
         before = model.queries

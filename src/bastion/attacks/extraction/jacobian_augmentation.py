@@ -14,7 +14,7 @@ from bastion.attacks.extraction.base import ExtractionAttack, ExtractionResult, 
 from bastion.attacks.extraction.substitutes import Builder, as_model, build_substitute, check_architecture
 from bastion.models.base import LABELS
 from bastion.models.training import fit
-from bastion.validation import check_inputs, check_scalar
+from bastion.validation import check_inputs, check_scalar, check_seed
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,7 @@ class JacobianAugmentation(ExtractionAttack):
             epochs, from its previous weights).
         transfer_eps: L-inf budget of the transferred FGSM examples.
         progress: show progress bars.
+        seed: seeds every random choice; same seed, same stolen model.
 
     Example:
         >>> attack = JacobianAugmentation(x_seed, rounds=6)
@@ -93,6 +94,7 @@ class JacobianAugmentation(ExtractionAttack):
         batch_size: int = 32,
         transfer_eps: float = 0.3,
         progress: bool = False,
+        seed: int = 0,
     ) -> None:
         self.seed_set = check_inputs(seed_set, "seed_set")
         self.rounds = check_scalar(rounds, "rounds", kind=int, low=0)
@@ -104,6 +106,7 @@ class JacobianAugmentation(ExtractionAttack):
         self.batch_size = check_scalar(batch_size, "batch_size", kind=int, low=1)
         self.transfer_eps = check_scalar(transfer_eps, "transfer_eps", low=0)
         self.progress = bool(progress)
+        self.seed = check_seed(seed)
 
     def minimum_budget(self, model: Any) -> int:
         """The seed set's size: every seed must be labelled."""

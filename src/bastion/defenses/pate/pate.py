@@ -159,7 +159,8 @@ class PATE:
         progress: show progress bars.
 
     Example:
-        >>> pate = PATE(LogisticRegression(max_iter=500), 50, ConfidentGNMax(35, 15, 5))
+        >>> aggregator = ConfidentGNMax(threshold=35, sigma_threshold=15, sigma=5)
+        >>> pate = PATE(teacher_factory=LogisticRegression(max_iter=500), n_teachers=50, aggregator=aggregator)
         >>> pate.fit_teachers(x_private, y_private)
         >>> student = pate.fit_student(LogisticRegression(max_iter=500), x_public, max_queries=300)
         >>> pate.labeling_.epsilon, student.predict(x_test)
@@ -171,10 +172,10 @@ class PATE:
 
     def __init__(
         self,
+        *,
         teacher_factory: Any,
         n_teachers: int,
         aggregator: Aggregator,
-        *,
         backend: str | Backend = "local",
         seed: int = 0,
         progress: bool = True,

@@ -635,7 +635,8 @@ class PrivacyAccountant:
 
     Example:
         >>> accountant = PrivacyAccountant()
-        >>> accountant.add_confident_gnmax(np.array([[240, 6, 4], [130, 110, 10]]), 200, 150, 40)
+        >>> votes = np.array([[240, 6, 4], [130, 110, 10]])
+        >>> accountant.add_confident_gnmax(votes, threshold=200, sigma_threshold=150, sigma=40)
         >>> round(accountant.epsilon(1e-5), 3), round(accountant.expected_answered, 3)
         (0.17, 0.926)
     """
@@ -689,10 +690,10 @@ class PrivacyAccountant:
     def add_confident_gnmax(
         self,
         votes: Any,
+        *,
         threshold: float,
         sigma_threshold: float,
         sigma: float,
-        *,
         answered: Any = None,
         data_independent: bool = False,
     ) -> None:

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from bastion.attacks import APGD, FGSM, PGD, RobustnessFinding, RobustnessResult, SquareAttack, evaluate, robustness
-from bastion.attacks.robustness import default_attacks, plot_robustness
+from bastion.attacks.evasion.robustness import default_attacks
 from bastion.exceptions import InputTypeError, ValidationError
+from bastion.plots import plot_robustness
 
 SMALL_ENSEMBLE = {
     "apgd-ce": lambda eps: APGD(eps, steps=20, loss="ce"),

@@ -7,13 +7,12 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from bastion.attacks.base import check_eps, check_norm
+from bastion.attacks.evasion.base import check_eps, check_norm
 from bastion.exceptions import InputTypeError, ValidationError
 from bastion.models.base import GRADIENTS, SCORES, require
 from bastion.validation import check_labels, check_seed
@@ -445,47 +444,10 @@ def _gradient_checks(model, x, y, eps, norm, worst_case, seed, measurements) -> 
     return findings
 
 
-def plot_robustness(result: RobustnessResult, path: str | Path, *, title: str | None = None) -> Path:
-    """Save a PNG of robust accuracy against eps (clean accuracy at eps = 0).
-
-    Args:
-        result: what :func:`robustness` returned.
-        path: where to write the PNG.
-        title: the figure's title.
-
-    Returns:
-        The path written.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot
-
-    path = Path(path)
-    eps = [0.0, *result.eps] if result.eps[0] > 0 else list(result.eps)
-    accuracy = [result.clean_accuracy, *result.robust_accuracy] if result.eps[0] > 0 else list(result.robust_accuracy)
-    figure, axes = pyplot.subplots(figsize=(5, 3.5))
-    try:
-        axes.plot(eps, [100 * a for a in accuracy], marker="o")
-        axes.set_xlabel(f"eps (L{'∞' if result.norm == 'inf' else '2'}, input units)")
-        axes.set_ylabel("robust accuracy (%)")
-        axes.set_ylim(-2, 102)
-        axes.grid(alpha=0.3)
-        suffix = "\n(gradient masking suspected)" if result.gradient_masking else ""
-        axes.set_title((title or "robust accuracy") + suffix)
-        figure.tight_layout()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(path, dpi=120)
-    finally:
-        pyplot.close(figure)
-    return path
-
-
 __all__ = [
     "AttackRecord",
     "RobustnessFinding",
     "RobustnessResult",
     "default_attacks",
-    "plot_robustness",
     "robustness",
 ]

@@ -7,7 +7,8 @@ import pytest
 import torch
 from tests.attacks.evasion.conftest import build_tiny_model, tiny_inputs
 
-from bastion.attacks.base import (
+from bastion.attacks.evasion import FGSM
+from bastion.attacks.evasion.base import (
     EvasionAttack,
     check_eps,
     check_loss,
@@ -18,7 +19,6 @@ from bastion.attacks.base import (
     objective_gradient,
     score_function,
 )
-from bastion.attacks.evasion import FGSM
 from bastion.exceptions import CapabilityError, InputTypeError, ValidationError
 
 
