@@ -43,3 +43,11 @@ def test_serve_refuses_a_pickle_before_listening(tmp_path):
 def test_serve_refuses_a_bad_alert_action(tmp_path, trained_folder):
     result = invoke("serve", trained_folder, "--on-alert", "explode", "--db", tmp_path / "s.db")
     assert result.exit_code == 2 and "`--on-alert` must be one of" in result.output
+
+
+def test_serve_runs_bastion_scan_first_and_refuses_high_findings(tmp_path):
+    model = tmp_path / "model.onnx"
+    model.write_bytes(b"cos\nsystem\n(S'echo owned'\ntR.")  # a protocol-0 pickle that would run a command
+    result = invoke("serve", model, "--db", tmp_path / "s.db")
+    assert result.exit_code == 2 and "bastion scan refuses to load it" in result.output
+    assert not (tmp_path / "s.db").exists()
