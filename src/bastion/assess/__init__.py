@@ -8,7 +8,8 @@ writes ``index.html`` and ``results.json`` (schema: ``results.schema.json``).
 Modules: ``config`` (the TOML keys and presets), ``registry`` (sections and cell functions:
 the extension points), ``sections/`` (evasion, duplication, poisoning), ``runner`` (seeds,
 cache, backends), ``target`` (the model as cells receive it), ``atlas`` (MITRE ATLAS IDs),
-``figures`` and ``report`` (the HTML), ``schema`` and ``gating`` (results.json and thresholds).
+``report`` (the HTML; figures from :mod:`bastion.plots`), ``schema`` and ``gating``
+(results.json and thresholds).
 """
 
 from bastion.assess.assessment import Assessment, AssessWarning, assess

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import datetime
+import re
 from html import escape
 from typing import Any
 
 from bastion.assess.atlas import atlas
-from bastion.assess.figures import scope_ids
 from bastion.assess.sections.common import percent
 
 STYLE = """
@@ -23,6 +23,15 @@ figure{margin:16px 0}figure svg{max-width:100%;height:auto;display:block}figcapt
 .notes{font-size:13px;color:#5b4300;background:#fff7e0;border-left:3px solid #e0b000;padding:6px 12px}
 .status-skipped{color:#6b7280}.status-failed{color:#b3261e}
 """
+
+
+def scope_ids(svg: str, prefix: str) -> str:
+    """Prefix every ``id`` of an SVG and the references to it, so several SVGs share a page safely."""
+    ids = set(re.findall(r'\bid="([^"]+)"', svg))
+    if not ids:
+        return svg
+    pattern = re.compile(r'(\bid="|#)(' + "|".join(re.escape(i) for i in sorted(ids, key=len, reverse=True)) + r")\b")
+    return pattern.sub(lambda m: f"{m.group(1)}{prefix}-{m.group(2)}", svg)
 
 
 def _value(value: Any) -> str:

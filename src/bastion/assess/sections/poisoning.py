@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from bastion.assess import figures
+from bastion import plots
 from bastion.assess.atlas import mitigation, technique
 from bastion.assess.registry import Cell, Figure, Section, cell_function, register_section
 from bastion.assess.sections.common import done, percent, require_class, retrain_schedule
@@ -238,7 +238,14 @@ def make_figures(records: list[dict[str, Any]], config: Any) -> list[Figure]:
             Figure(
                 f"poisoning-{name}",
                 f"{label.capitalize()}: before and after sanitization",
-                figures.poisoning_bars(results, label),
+                plots.figure_svg(
+                    plots.poisoning_figure(
+                        [r["label"] for r in results],
+                        [r["attack_success"] for r in results],
+                        [r["clean_accuracy"] for r in results],
+                        title=label,
+                    )
+                ),
                 "Red: attack success (backdoor: triggered inputs classified as the target class; boundary shift: "
                 "source-class inputs misclassified); green: accuracy on the clean test split; one pair per sanitizer, "
                 "the model retrained on what it kept.",
@@ -256,8 +263,12 @@ def make_figures(records: list[dict[str, Any]], config: Any) -> list[Figure]:
                 Figure(
                     f"poisoning-{name}-trigger",
                     "A triggered input",
-                    figures.triggered_pair(
-                        example["clean"], example["triggered"], ("clean", f"triggered (-> '{example['target_class']}')")
+                    plots.figure_svg(
+                        plots.trigger_figure(
+                            example["clean"],
+                            example["triggered"],
+                            labels=("clean", f"triggered (-> '{example['target_class']}')"),
+                        )
                     ),
                     "The backdoor's trigger: a model trained on the poisoned data sends inputs carrying it to the "
                     "target class.",
