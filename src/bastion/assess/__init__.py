@@ -12,6 +12,9 @@ cache, backends), ``target`` (the model as cells receive it), ``atlas`` (MITRE A
 (results.json and thresholds).
 """
 
+import sys
+import types
+
 from bastion.assess.assessment import Assessment, AssessWarning, assess
 from bastion.assess.config import AssessConfig, make_config
 from bastion.assess.registry import Cell, CellUnavailableError, Figure, Section, cell_function, register_section
@@ -29,3 +32,13 @@ __all__ = [
     "make_config",
     "register_section",
 ]
+
+
+class _CallableModule(types.ModuleType):
+    """``bastion.assess`` is this package and, called, :func:`assess` (``bastion.assess(model, data)``)."""
+
+    def __call__(self, *args, **kwargs):
+        return assess(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
