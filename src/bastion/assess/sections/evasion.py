@@ -285,7 +285,7 @@ def summarize(records: list[dict[str, Any]], config: Any) -> list[dict[str, Any]
             cost=f"clean accuracy {-drop:+.1f} pts",
         )
         verdict += (
-            f" {best['label'].capitalize()} lowers that to {percent(1 - _at(best, eps))} "
+            f" {best['label'][:1].upper() + best['label'][1:]} lowers that to {percent(1 - _at(best, eps))} "
             f"(clean accuracy {-drop:+.1f} points)."
         )
     row["verdict"] = verdict

@@ -211,7 +211,7 @@ def summarize(records: list[dict[str, Any]], config: Any) -> list[dict[str, Any]
             row["verdict"] = f"Poisoning {share} of the training data leaves {percent(base[key])} test accuracy."
         if best is not None:
             row["cost"] = f"{best['removed']} training rows removed, clean accuracy {percent(best['clean_accuracy'])}"
-            row["verdict"] += f" {best['label'].capitalize()} brings it to {percent(best[key])}."
+            row["verdict"] += f" {best['label'][:1].upper() + best['label'][1:]} brings it to {percent(best[key])}."
         rows.append(row)
     return rows
 
@@ -237,7 +237,7 @@ def make_figures(records: list[dict[str, Any]], config: Any) -> list[Figure]:
         out.append(
             Figure(
                 f"poisoning-{name}",
-                f"{label.capitalize()}: before and after sanitization",
+                f"{label[:1].upper() + label[1:]}: before and after sanitization",
                 plots.figure_svg(
                     plots.poisoning_figure(
                         [r["label"] for r in results],
