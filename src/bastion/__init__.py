@@ -22,4 +22,5 @@ def __getattr__(name: str) -> Any:
         return bastion.assess
     raise AttributeError(f"module 'bastion' has no attribute {name!r}")
 
+
 __all__ = ["BastionError", "Dataset", "SklearnModel", "TorchModel", "__version__", "assess", "load"]

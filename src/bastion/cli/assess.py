@@ -34,7 +34,7 @@ from bastion.exceptions import ValidationError
 from bastion.models import io
 from bastion.validation import check_choice, check_scalar, check_seed
 
-DEFAULT_SOURCE = "bastion's default model: small_cnn trained on digits"
+DEFAULT_SOURCE = "bastion's default small_cnn"
 
 
 def _model_sha256(path: Path) -> str:

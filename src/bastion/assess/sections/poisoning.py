@@ -208,7 +208,10 @@ def summarize(records: list[dict[str, Any]], config: Any) -> list[dict[str, Any]
         if by_success:
             row["verdict"] = f"Poisoning {share} of the training data: {metric} {percent(base[key])}."
         else:
-            row["verdict"] = f"Poisoning {share} of the training data leaves {percent(base[key])} test accuracy."
+            row["verdict"] = (
+                f"Poisoning {share} of the training data leaves {percent(base[key])} test accuracy "
+                f"(trained on clean data: {percent(base['baseline_clean_accuracy'])})."
+            )
         if best is not None:
             row["cost"] = f"{best['removed']} training rows removed, clean accuracy {percent(best['clean_accuracy'])}"
             row["verdict"] += f" {best['label'][:1].upper() + best['label'][1:]} brings it to {percent(best[key])}."
