@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 
 from rich.console import Console
+from rich.markup import escape
 
 from bastion.cli import (  # noqa: F401  (registers the commands)
     assess,
@@ -30,7 +31,7 @@ def main() -> None:
     try:
         app()
     except BastionError as error:
-        Console(stderr=True).print(f"[bold red]error:[/] {error}", highlight=False)
+        Console(stderr=True).print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
         sys.exit(2)
 
 

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 import bastion
 from bastion.exceptions import BastionError, ValidationError
@@ -32,7 +33,8 @@ def reported_errors() -> Iterator[None]:
     try:
         yield
     except BastionError as error:
-        error_console.print(f"[bold red]error:[/] {error}", highlight=False, markup=True, soft_wrap=True)
+        # Escaped: messages quote user input and names with brackets ("[evasion]", "metric[lira]").
+        error_console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, markup=True, soft_wrap=True)
         raise typer.Exit(2) from error
 
 
