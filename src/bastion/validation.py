@@ -122,6 +122,8 @@ def check_inputs(
             )
     elif array.ndim < 2:
         raise ValidationError(f"`{name}` must be a batch with shape (n, ...), got {array.shape}")
+    if 0 in array.shape[1:]:
+        raise ValidationError(f"`{name}` samples must hold at least one feature, got shape {array.shape}")
     if array.shape[0] == 0 and not allow_empty:
         raise ValidationError(f"`{name}` must hold at least one sample, got shape {array.shape}")
     array = array.astype(np.float32, copy=False)
@@ -168,3 +170,38 @@ def check_labels(y: Any, name: str = "y", *, n_samples: int | None = None, n_cla
             f"`{name}` must hold labels in 0..{n_classes - 1} for a {n_classes}-class model, got {int(labels.max())}"
         )
     return labels
+
+
+def count_classes(labels: np.ndarray, name: str = "y") -> int:
+    """The number of classes ``k`` of checked labels that must use every value in ``0 .. k-1``.
+
+    Counts with ``np.unique`` (memory of the order of ``len(labels)``), never with
+    ``arange(max + 1)``: one huge label must not make bastion allocate per possible label.
+
+    Raises:
+        ValidationError: no labels, or a value in ``0 .. max`` that never occurs.
+    """
+    present = np.unique(labels)
+    if present.size == 0:
+        raise ValidationError(f"`{name}` must hold at least one label")
+    n_classes = int(present[-1]) + 1
+    if present.size != n_classes:
+        shown = _missing_labels(present, 10)
+        more = ", ..." if n_classes - present.size > len(shown) else ""
+        raise ValidationError(
+            f"`{name}` must use every label in 0..{n_classes - 1}, classes [{', '.join(map(str, shown))}{more}] "
+            "never occur"
+        )
+    return n_classes
+
+
+def _missing_labels(present: np.ndarray, at_most: int) -> list[int]:
+    """The first ``at_most`` values of ``0 .. present[-1]`` absent from sorted unique ``present``."""
+    bounds = np.concatenate([[-1], present.astype(np.int64)])
+    missing: list[int] = []
+    for i in np.flatnonzero(np.diff(bounds) > 1)[:at_most]:
+        start, stop = int(bounds[i]) + 1, int(bounds[i + 1])
+        missing += range(start, min(stop, start + at_most))
+        if len(missing) >= at_most:
+            break
+    return missing[:at_most]

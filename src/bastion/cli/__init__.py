@@ -9,20 +9,21 @@ from __future__ import annotations
 
 import sys
 
-from rich.console import Console
-from rich.markup import escape
-
 from bastion.cli import (  # noqa: F401  (registers the commands)
     assess,
     defenses,
     evasion,
     extraction,
+    keys,
     membership,
     pate,
     robustness,
+    scan,
+    serve,
     train,
 )
 from bastion.cli.app import app
+from bastion.cli.common import print_error
 from bastion.exceptions import BastionError
 
 
@@ -31,7 +32,7 @@ def main() -> None:
     try:
         app()
     except BastionError as error:
-        Console(stderr=True).print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
+        print_error(error)
         sys.exit(2)
 
 

@@ -33,9 +33,18 @@ def reported_errors() -> Iterator[None]:
     try:
         yield
     except BastionError as error:
-        # Escaped: messages quote user input and names with brackets ("[evasion]", "metric[lira]").
-        error_console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, markup=True, soft_wrap=True)
+        print_error(error)
         raise typer.Exit(2) from error
+
+
+def print_error(error: BaseException) -> None:
+    """One red ``error:`` line on stderr: newlines folded, the text never read as rich markup.
+
+    A message quotes file names and file contents, which an attacker chooses: ``[`` in them
+    must print as it is, and a multi-line message must stay one line.
+    """
+    text = " ".join(str(error).split())
+    error_console.print(f"[bold red]error:[/] {escape(text)}", highlight=False, markup=True, soft_wrap=True)
 
 
 def load_data(name_or_path: str, *, seed: int) -> bastion.Dataset:

@@ -229,7 +229,7 @@ def pate_cell(context: Any) -> dict[str, Any]:
     defense = PATE(
         teacher_factory=learner,
         n_teachers=section["pate_teachers"],
-        aggregator=GNMax(context.params["sigma"]),
+        aggregator=GNMax(sigma=context.params["sigma"]),
         backend="serial",
         seed=context.seed,
         progress=False,

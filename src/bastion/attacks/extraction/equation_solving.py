@@ -12,6 +12,7 @@ from sklearn.linear_model import LogisticRegression
 
 from bastion.attacks.extraction.base import ExtractionAttack, QueryBudget, uniform_inputs
 from bastion.exceptions import ValidationError
+from bastion.limits import check_allocation
 from bastion.models.base import LABELS, SCORES, require
 from bastion.models.sklearn import SklearnModel
 from bastion.models.torch import TorchModel
@@ -223,7 +224,23 @@ class EquationSolving(ExtractionAttack):
         widths = (d, *self.hidden, k)
         return sum((a + 1) * b for a, b in itertools.pairwise(widths))
 
+    def _check_memory(self, target: Any, budget: int) -> None:
+        """Refuse a budget whose buffers would not fit ``bastion.limits``, before any query.
+
+        The queries are ``budget x d``; the logistic solve adds the ``(d + 1)^2`` design, the
+        sparse system of ``budget (k - 1)`` equations of ``2 (d + 1)`` entries each, and its
+        dense normal matrix of side ``(k - 1)(d + 1)`` (float64).
+        """
+        d, k = _n_features(target), target.n_classes
+        what = f"EquationSolving with `budget`={budget} against {d} features and {k} classes"
+        check_allocation((budget, d), 8, f"{what}: the queries")
+        if self.architecture == "logistic":
+            check_allocation((d + 1, d + 1), 8, f"{what}: the design")
+            check_allocation((budget, k - 1, 2 * (d + 1)), 16, f"{what}: the linear system")
+            check_allocation(((k - 1) * (d + 1),) * 2, 8, f"{what}: the normal equations")
+
     def _steal(self, target: QueryBudget, budget: int, seed: int) -> Any:
+        self._check_memory(target, budget)
         rng = np.random.default_rng(seed)
         if self.architecture == "logistic":
             x = design_points(target, budget, rng)

@@ -177,10 +177,13 @@ class KnockoffNets(ExtractionAttack):
     def _adaptive(
         self, target: QueryBudget, pool: np.ndarray, n_queries: int, rng: np.random.Generator, seed: int
     ) -> tuple[np.ndarray, np.ndarray]:
-        groups = self.groups
-        if groups is None:
+        if self.groups is None:
             flat = pool.reshape(len(pool), -1)
             groups = KMeans(n_clusters=self.n_clusters, n_init=3, random_state=seed).fit_predict(flat)
+        else:
+            # Dense ids 0..a-1 of the groups that occur: sparse ids (say 0 and 10^9) must not
+            # size the bandit's arrays.
+            groups = np.unique(self.groups, return_inverse=True)[1].reshape(-1)
         n_actions = int(groups.max()) + 1
         unused = [list(rng.permutation(np.flatnonzero(groups == a))) for a in range(n_actions)]
         preferences = np.zeros(n_actions)
