@@ -160,7 +160,13 @@ class OnnxModel(BaseModel):
                 # A graph exported with a fixed batch size: pad, then drop the padding.
                 padding = np.repeat(batch[-1:], self.batch_size - real, axis=0)
                 batch = np.concatenate([batch, padding])
-            (result,) = self._session.run([self._output_name], {self._input_name: batch})
+            try:
+                (result,) = self._session.run([self._output_name], {self._input_name: batch})
+            except Exception as error:  # onnxruntime's own exception classes, raised from C++
+                raise ValidationError(
+                    f"onnxruntime failed to run the ONNX model on a batch of shape {batch.shape}: "
+                    f"{type(error).__name__}: {error}"
+                ) from error
             pieces.append(np.asarray(result)[:real])
         return np.concatenate(pieces)
 
