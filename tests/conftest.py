@@ -65,3 +65,19 @@ def breast_cancer_logistic(breast_cancer) -> SklearnModel:
 def rng() -> np.random.Generator:
     """A seeded numpy generator for test data."""
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="session")
+def traffic_train():
+    """6,000 synthetic web requests with 2% path-traversal attacks (in campaigns), seed 0."""
+    from bastion.data import http_traffic
+
+    return http_traffic(6000, attack_rate=0.02, attack_kinds=("traversal",), seed=0)
+
+
+@pytest.fixture(scope="session")
+def traffic_test():
+    """A held-out stream of the same site: 3,000 requests, 5% traversal attacks, seed 1."""
+    from bastion.data import http_traffic
+
+    return http_traffic(3000, attack_rate=0.05, attack_kinds=("traversal",), seed=1)

@@ -10,12 +10,16 @@ from __future__ import annotations
 import sys
 
 from bastion.cli import (  # noqa: F401  (registers the commands)
+    assess,
     defenses,
     evasion,
     extraction,
+    keys,
     membership,
     pate,
     robustness,
+    scan,
+    serve,
     train,
 )
 from bastion.cli.app import app

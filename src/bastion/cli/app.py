@@ -17,6 +17,8 @@ app = typer.Typer(
 attack_app = typer.Typer(help="Attack a model: evasion, extraction, membership inference.", no_args_is_help=True)
 defend_app = typer.Typer(help="Harden a model: adversarial training, distillation, PATE.", no_args_is_help=True)
 evaluate_app = typer.Typer(help="Measure a model's robustness.", no_args_is_help=True)
+keys_app = typer.Typer(help="Manage the serving gateway's API keys: create, list, revoke.", no_args_is_help=True)
 app.add_typer(attack_app, name="attack")
 app.add_typer(defend_app, name="defend")
 app.add_typer(evaluate_app, name="evaluate")
+app.add_typer(keys_app, name="keys")

@@ -4,10 +4,11 @@ from bastion.models import io, zoo
 from bastion.models.base import GRADIENTS, LABELS, SCORES, BaseModel, Model, require
 from bastion.models.onnx import OnnxModel
 from bastion.models.onnx_torch import onnx_to_torch
+from bastion.models.remote import RemoteModel
 from bastion.models.sklearn import SklearnModel
 from bastion.models.torch import TorchModel
 from bastion.models.training import fit
-from bastion.models.wrappers import LabelOnly, LeafIdentity, RoundedScores
+from bastion.models.wrappers import LabelOnly, LeafIdentity, NoisyScores, RoundedScores, TopK
 
 __all__ = [
     "GRADIENTS",
@@ -17,9 +18,12 @@ __all__ = [
     "LabelOnly",
     "LeafIdentity",
     "Model",
+    "NoisyScores",
     "OnnxModel",
+    "RemoteModel",
     "RoundedScores",
     "SklearnModel",
+    "TopK",
     "TorchModel",
     "fit",
     "io",
