@@ -105,8 +105,9 @@ def as_real_array(value: Any, name: str, *, what: str = "a numeric array") -> np
     except (TypeError, ValueError, RuntimeError) as error:
         raise InputTypeError(f"`{name}` must be {what}: {error}") from error
     if array.dtype.kind not in _REAL_KINDS:
-        kind = {"b": "booleans", "c": "complex numbers"}.get(array.dtype.kind, f"dtype {array.dtype}")
-        raise InputTypeError(f"`{name}` must be {what} of real numbers, got {kind} (dtype {array.dtype})")
+        kind = {"b": "booleans", "c": "complex numbers"}.get(array.dtype.kind, "")
+        got = f"{kind} (dtype {array.dtype})" if kind else f"dtype {array.dtype}"
+        raise InputTypeError(f"`{name}` must be {what} of real numbers, got {got}")
     return array
 
 

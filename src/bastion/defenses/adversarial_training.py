@@ -22,6 +22,7 @@ from bastion.attacks.evasion.base import check_eps, check_norm
 from bastion.exceptions import InputTypeError, ValidationError
 from bastion.models import TorchModel
 from bastion.models.base import check_clip
+from bastion.models.training import check_loss
 from bastion.validation import check_choice, check_inputs, check_labels, check_scalar, check_seed
 
 METHODS = ("pgd", "fgsm_rs", "trades")
@@ -318,6 +319,7 @@ class AdversarialTraining:
                 loss = clean_loss + self.beta * _kl(torch.softmax(clean_logits, dim=1), adversarial_logits).mean()
             else:
                 loss = adversarial_loss
+            check_loss(loss.item(), lr=self.lr, who=f"adversarial training ({self.method})")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -18,7 +18,7 @@ import torch
 
 from bastion.exceptions import ValidationError
 from bastion.models import onnx_graph
-from bastion.models.base import LABELS, SCORES, BaseModel, check_clip, check_input_shape
+from bastion.models.base import LABELS, SCORES, BaseModel, check_answer_labels, check_clip, check_input_shape
 from bastion.models.onnx_graph import producer_of, read_onnx, tensor_dims
 from bastion.models.onnx_torch import LogProbabilities, onnx_to_torch
 from bastion.models.torch import TorchModel
@@ -188,7 +188,7 @@ class OnnxModel(BaseModel):
             return super().predict(x)
         x = self.check_x(x)
         self._count(len(x))
-        return self._run(x).reshape(len(x)).astype(np.int64)
+        return check_answer_labels(self._run(x), len(x), self.n_classes, "OnnxModel")
 
     def to_torch(self, *, batch_size: int = 256, device: str | torch.device = "cpu") -> TorchModel:
         """The same graph as a white-box :class:`~bastion.models.TorchModel` (see :func:`onnx_to_torch`).

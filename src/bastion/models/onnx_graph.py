@@ -59,7 +59,7 @@ def describe(node: onnx.NodeProto) -> str:
     return node.name or (node.output[0] if node.output else node.op_type)
 
 
-def _subgraphs(model: onnx.ModelProto) -> Iterator[onnx.GraphProto]:
+def all_graphs(model: onnx.ModelProto) -> Iterator[onnx.GraphProto]:
     """Every graph of the model: the main one, training-info graphs, and every subgraph of
     every node attribute (whatever the attribute's declared type), without recursion."""
     pending = [model.graph]
@@ -86,7 +86,7 @@ def all_tensors(model: onnx.ModelProto) -> Iterator[onnx.TensorProto]:
     Fields are read whatever the attribute's declared type: a runtime that reads by field
     must not find a tensor the check skipped.
     """
-    for graph in _subgraphs(model):
+    for graph in all_graphs(model):
         yield from graph.initializer
         for sparse in graph.sparse_initializer:
             yield from _sparse_parts(sparse)
@@ -103,7 +103,7 @@ def all_tensors(model: onnx.ModelProto) -> Iterator[onnx.TensorProto]:
 
 def _declared_dims(model: onnx.ModelProto) -> Iterator[tuple[str, list[int], int]]:
     """``(name, dims, element type)`` of every tensor whose size the file declares."""
-    for graph in _subgraphs(model):
+    for graph in all_graphs(model):
         for sparse in graph.sparse_initializer:
             # A sparse tensor declares the dense shape a runtime materialises.
             yield sparse.values.name, list(sparse.dims), sparse.values.data_type
@@ -218,7 +218,7 @@ def check_onnx_safety(model: onnx.ModelProto) -> None:
                 f"ONNX tensor {tensor.name!r} stores its data in an external file; bastion refuses external "
                 "data (the file names paths of its author's choosing). Re-export with the weights embedded"
             )
-    for graph in _subgraphs(model):
+    for graph in all_graphs(model):
         for node in graph.node:
             if node.domain not in STANDARD_DOMAINS:
                 raise UnsafeFileError(
