@@ -6,9 +6,21 @@ poisoning (label flips, injection, backdoors; sanitization, micro-models).
 """
 
 from bastion.data import Dataset, load
+from bastion.determinism import is_deterministic, set_deterministic
 from bastion.exceptions import BastionError
+from bastion.limits import set_limits
 from bastion.models import SklearnModel, TorchModel
 
 __version__ = "0.1.0"
 
-__all__ = ["BastionError", "Dataset", "SklearnModel", "TorchModel", "__version__", "load"]
+__all__ = [
+    "BastionError",
+    "Dataset",
+    "SklearnModel",
+    "TorchModel",
+    "__version__",
+    "is_deterministic",
+    "load",
+    "set_deterministic",
+    "set_limits",
+]
