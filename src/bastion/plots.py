@@ -236,6 +236,8 @@ def adversarial_examples_figure(
     """
     clean, adversarial = np.asarray(clean), np.asarray(adversarial)
     n, images = len(clean), clean.ndim == 4
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(max(1.5 * n, 4), 4.8 if images else 3.2))
     grid = figure.subplots(3 if images else 2, n, squeeze=False)
 
@@ -304,6 +306,8 @@ def poisoning_figure(
 
 def trigger_figure(clean: Any, triggered: Any, *, labels: tuple[str, str] = ("clean", "triggered")) -> Figure:
     """A clean input beside the same input carrying a backdoor trigger."""
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(3.2, 2.0))
     for axes, x, label in zip(figure.subplots(1, 2), (clean, triggered), labels, strict=True):
         _show_input(axes, x, label)
