@@ -96,7 +96,9 @@ class BaseModel:
     """Shared machinery of the adapters: validation and the query counter.
 
     Subclasses set ``n_classes``, ``input_shape``, ``clip`` and ``capabilities`` and
-    implement ``_predict_proba`` (or override ``predict``).
+    implement ``_predict_proba`` (and ``_predict_labels`` for label-only models, or to
+    answer labels another way than the argmax of the scores). The public ``predict`` and
+    ``predict_proba`` validate the batch with ``check_x`` and count it once (``_accept``).
     """
 
     n_classes: int
@@ -126,20 +128,30 @@ class BaseModel:
         """Validate a batch against this model's input shape and range; return float32."""
         return check_inputs(x, name, sample_shape=self.input_shape, value_range=self.clip)
 
+    def _accept(self, x: Any) -> np.ndarray:
+        """Validate a batch and count it as answered: the step every query goes through."""
+        x = self.check_x(x)
+        self._count(len(x))
+        return x
+
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """Class probabilities, ``(n, n_classes)`` float32; counts ``n`` queries."""
         if SCORES not in self.capabilities:
             require(self, SCORES, f"{type(self).__name__}.predict_proba")
-        x = self.check_x(x)
-        self._count(len(x))
-        return self._predict_proba(x)
+        return self._predict_proba(self._accept(x))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Class labels, ``(n,)`` int64; counts ``n`` queries."""
-        return self.predict_proba(x).argmax(axis=1).astype(np.int64)
+        return self._predict_labels(self._accept(x))
 
     def _predict_proba(self, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError
+
+    def _predict_labels(self, x: np.ndarray) -> np.ndarray:
+        """Labels of a validated, counted batch: by default the argmax of the scores."""
+        if SCORES not in self.capabilities:
+            require(self, SCORES, f"{type(self).__name__}.predict")
+        return self._predict_proba(x).argmax(axis=1).astype(np.int64)
 
 
 def check_clip(clip: Any) -> tuple[float, float]:

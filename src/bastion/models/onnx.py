@@ -176,12 +176,9 @@ class OnnxModel(BaseModel):
         exponentials = np.exp(scores)
         return (exponentials / exponentials.sum(axis=1, keepdims=True)).astype(np.float32)
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """Class labels, ``(n,)`` int64; counts ``n`` queries."""
+    def _predict_labels(self, x: np.ndarray) -> np.ndarray:
         if self.outputs != "labels":
-            return super().predict(x)
-        x = self.check_x(x)
-        self._count(len(x))
+            return super()._predict_labels(x)
         return self._run(x).reshape(len(x)).astype(np.int64)
 
     def to_torch(self, *, batch_size: int = 256, device: str | torch.device = "cpu") -> TorchModel:
