@@ -23,6 +23,7 @@ from bastion.exceptions import ValidationError
 from bastion.mixins import FittedMixin, ParamsReprMixin, ResultMixin
 from bastion.models import TorchModel
 from bastion.models.base import check_clip
+from bastion.models.training import check_loss
 from bastion.validation import check_choice, check_inputs, check_labels, check_scalar, check_seed
 
 METHODS = ("pgd", "fgsm_rs", "trades")
@@ -304,6 +305,7 @@ class AdversarialTraining(FittedMixin, ParamsReprMixin):
                 loss = clean_loss + self.beta * _kl(torch.softmax(clean_logits, dim=1), adversarial_logits).mean()
             else:
                 loss = adversarial_loss
+            check_loss(loss.item(), lr=self.lr, who=f"adversarial training ({self.method})")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from bastion.exceptions import InputTypeError, NotFittedError, ValidationError
-from bastion.models.base import LABELS, SCORES, BaseModel, check_clip, check_input_shape
+from bastion.models.base import LABELS, SCORES, BaseModel, check_answer_labels, check_clip, check_input_shape
 
 
 class SklearnModel(BaseModel):
@@ -63,7 +63,8 @@ class SklearnModel(BaseModel):
         return self.estimator.predict_proba(x.reshape(len(x), -1)).astype(np.float32)
 
     def _predict_labels(self, x: np.ndarray) -> np.ndarray:
-        return np.asarray(self.estimator.predict(x.reshape(len(x), -1))).astype(np.int64)
+        labels = self.estimator.predict(x.reshape(len(x), -1))
+        return check_answer_labels(labels, len(x), self.n_classes, repr(self))
 
     def __repr__(self) -> str:
         return f"SklearnModel({type(self.estimator).__name__}, n_classes={self.n_classes})"

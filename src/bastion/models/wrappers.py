@@ -31,6 +31,9 @@ class ForwardingModel(BaseModel):
     or ``_predict_labels``, and sets ``capabilities``.
     """
 
+    # A policy may round or drop confidences: its rows need not sum to 1.
+    answers = "scores"
+
     def __init__(self, model: Any, who: str) -> None:
         super().__init__()
         require(model, LABELS, who)
