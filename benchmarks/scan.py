@@ -58,6 +58,7 @@ PICKLE_SCOPE = (
     "broken",
     "extension",
     "joblib",
+    "dotted",
 )
 # Clean files that hold pickles or zip archives, or folders of them (not ONNX or safetensors alone).
 PICKLE_BASED_CLEAN = (
