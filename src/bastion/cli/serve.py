@@ -14,6 +14,8 @@ from bastion.cli.keys import DEFAULT_DB, DbOption
 from bastion.exceptions import ValidationError
 from bastion.validation import check_choice, check_scalar
 
+WORKER_HEALTHCHECK_S = 120
+
 
 @app.command(
     "serve",
@@ -88,4 +90,12 @@ def serve(
         uvicorn.run(application, **options)
     else:
         os.environ[ENVIRONMENT_VARIABLE] = settings.to_environment()
-        uvicorn.run("bastion.serve.app:app_from_environment", factory=True, workers=workers, **options)
+        # Each worker imports torch and loads the model before it answers uvicorn's health pings;
+        # on a loaded machine that takes longer than uvicorn's 5 s default, which would kill it.
+        uvicorn.run(
+            "bastion.serve.app:app_from_environment",
+            factory=True,
+            workers=workers,
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
+            **options,
+        )
