@@ -16,6 +16,7 @@ from bastion.cli import (  # noqa: F401  (registers the commands)
     extraction,
     keys,
     membership,
+    micromodels,
     pate,
     poisoning,
     robustness,
