@@ -18,6 +18,7 @@ from bastion.cli import (  # noqa: F401  (registers the commands)
     membership,
     micromodels,
     pate,
+    poisoning,
     robustness,
     scan,
     serve,
