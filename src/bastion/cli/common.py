@@ -61,9 +61,12 @@ def load_data(name_or_path: str, *, seed: int) -> bastion.Dataset:
     return bastion.load(name_or_path, seed=seed)
 
 
-def load_model(path: Path, *, trust_code: bool = False, trusted: Sequence[str] = ()) -> Any:
-    """A model saved by ``bastion train`` (or any file :func:`bastion.models.io.load` reads)."""
-    return io.load(path, trust_code=trust_code, trusted=tuple(trusted))
+def load_model(path: Path, *, trust_code: bool = False, trusted: Sequence[str] = (), need: str | None = None) -> Any:
+    """A model saved by ``bastion train`` (or any file :func:`bastion.models.io.load` reads).
+
+    ``need="gradients"`` gives the white-box view of an ONNX graph (see ``io.load``).
+    """
+    return io.load(path, trust_code=trust_code, trusted=tuple(trusted), need=need)
 
 
 def load_target(
@@ -73,8 +76,11 @@ def load_target(
     *,
     trust_code: bool = False,
     trusted: Sequence[str] = (),
+    need: str | None = None,
 ) -> Any:
     """The attack's target: a saved model (``--model``) or a live gateway (``--url``).
+
+    ``need="gradients"`` gives the white-box view of an ONNX graph (see ``io.load``).
 
     The key of a gateway is read from the environment variable ``api_key_env``, never from
     the command line (where shell histories and process lists would show it).
@@ -85,7 +91,7 @@ def load_target(
     if (model is None) == (url is None):
         raise ValidationError("give exactly one target: --model PATH (a saved model) or --url URL (a live gateway)")
     if model is not None:
-        return load_model(model, trust_code=trust_code, trusted=trusted)
+        return load_model(model, trust_code=trust_code, trusted=trusted, need=need)
     from bastion.models.remote import RemoteModel
 
     key = os.environ.get(api_key_env, "").strip()

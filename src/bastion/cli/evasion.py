@@ -28,7 +28,6 @@ from bastion.cli.common import (
     reported_errors,
 )
 from bastion.exceptions import ValidationError
-from bastion.models import GRADIENTS, OnnxModel
 from bastion.validation import check_choice, check_scalar, check_seed
 
 # CLI option -> the keyword argument it sets on an attack class.
@@ -155,9 +154,8 @@ def evasion(
             "--confidence": confidence,
         }
         attacker = build_attack(attack, given, seed, progress=progress)
-        target = loaded = load_target(model, url, api_key_env, trust_code=trust_code, trusted=trust_type or ())
-        if isinstance(loaded, OnnxModel) and getattr(attacker, "requires", None) == GRADIENTS:
-            target = loaded.to_torch()
+        need = getattr(attacker, "requires", None)
+        target = load_target(model, url, api_key_env, trust_code=trust_code, trusted=trust_type or (), need=need)
         dataset = load_data(data, seed=seed)
         check_compatible(target, dataset, model or url)
         index = _sample(dataset.y_test, n_samples, seed, targeted)

@@ -25,7 +25,8 @@ WORKER_HEALTHCHECK_S = 120
         "PRADA extraction detection and an audit log that never loses an answered query.\n\n"
         "Endpoints: POST /v1/predict (JSON or application/x-npy), GET /v1/model, /healthz, /metrics, "
         "the OpenAPI docs at /docs. Create keys first with `bastion keys create` on the same --db. "
-        "The model is loaded only through bastion's safe loader (no pickle; TorchScript needs --trust-code)."
+        "The model is scanned first (`bastion scan`: a finding at or above high refuses to start) and loaded "
+        "only through bastion's safe loader (no pickle; TorchScript needs --trust-code)."
     ),
     epilog=(
         "Examples:\n\n"
