@@ -1,7 +1,9 @@
 """Evasion attacks: adversarial examples at test time."""
 
 from bastion.attacks.evasion.apgd import APGD
+from bastion.attacks.evasion.apgd_targeted import APGDT
 from bastion.attacks.evasion.carlini_wagner import CarliniWagnerL2
+from bastion.attacks.evasion.fab import FAB
 from bastion.attacks.evasion.fgsm import FGSM
 from bastion.attacks.evasion.hopskipjump import HopSkipJump
 from bastion.attacks.evasion.pgd import PGD
@@ -12,9 +14,11 @@ ATTACKS = {
     "fgsm": FGSM,
     "pgd": PGD,
     "apgd": APGD,
+    "apgd-t": APGDT,
+    "fab": FAB,
     "cw": CarliniWagnerL2,
     "square": SquareAttack,
     "hopskipjump": HopSkipJump,
 }
 
-__all__ = ["APGD", "ATTACKS", "FGSM", "PGD", "CarliniWagnerL2", "HopSkipJump", "SquareAttack"]
+__all__ = ["APGD", "APGDT", "ATTACKS", "FAB", "FGSM", "PGD", "CarliniWagnerL2", "HopSkipJump", "SquareAttack"]
