@@ -6,7 +6,7 @@ Evasion attacks and their evaluation are re-exported here:
 
 from bastion.attacks.base import EvasionAttack
 from bastion.attacks.evaluation import EvasionResult, evaluate
-from bastion.attacks.evasion import APGD, FGSM, PGD, CarliniWagnerL2, HopSkipJump, SquareAttack
+from bastion.attacks.evasion import APGD, APGDT, FAB, FGSM, PGD, CarliniWagnerL2, HopSkipJump, SquareAttack
 from bastion.attacks.extraction import (
     DecisionTreePathFinding,
     EquationSolving,
@@ -18,6 +18,8 @@ from bastion.attacks.robustness import AttackRecord, RobustnessFinding, Robustne
 
 __all__ = [
     "APGD",
+    "APGDT",
+    "FAB",
     "FGSM",
     "PGD",
     "AttackRecord",
