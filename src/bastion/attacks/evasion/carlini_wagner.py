@@ -17,6 +17,9 @@ from bastion.validation import check_scalar
 _EDGE = 1 - 1e-6
 # An upper bound of c above this means "no success yet": grow c instead of bisecting.
 _NO_UPPER = 1e10
+# With this many binary-search steps or more, the last one repeats the best c found (the
+# authors' ``repeat``).
+_REPEAT_FROM = 10
 _BETA1, _BETA2, _ADAM_EPS = 0.9, 0.999, 1e-8
 
 
@@ -58,6 +61,8 @@ class CarliniWagnerL2(EvasionAttack):
         >>> x_adv = CarliniWagnerL2(steps=100).generate(model, x, y)
     """
 
+    _edge = _EDGE
+
     def __init__(
         self,
         *,
@@ -80,7 +85,7 @@ class CarliniWagnerL2(EvasionAttack):
     def _attack(self, model: Any, x, labels, targets, generator) -> torch.Tensor:
         low, high = model.clip
         half_range = (high - low) / 2
-        w_start = torch.atanh(((x - low) / half_range - 1).clamp(-_EDGE, _EDGE))
+        w_start = torch.atanh(((x - low) / half_range - 1).clamp(-self._edge, self._edge))
         n = len(x)
         constant = torch.full((n,), self.c, device=x.device)
         lower = torch.zeros(n, device=x.device)
@@ -95,7 +100,10 @@ class CarliniWagnerL2(EvasionAttack):
             leave=False,
         )
 
-        for _ in range(self.binary_search_steps):
+        for search_step in range(self.binary_search_steps):
+            if self.binary_search_steps >= _REPEAT_FROM and search_step == self.binary_search_steps - 1:
+                # The authors' final repeat: rerun at the smallest c known to succeed.
+                constant = torch.where(upper < _NO_UPPER, upper, constant)
             w = w_start.clone()
             first_moment = torch.zeros_like(w)
             second_moment = torch.zeros_like(w)

@@ -264,21 +264,25 @@ class SquareAttack(EvasionAttack):
         side = _window_side_linf(p, height, width)
         rows, cols = _window_origins(len(x), side, (height, width), generator, self.reference_windows)
         window = _window_mask(_window_offsets(rows, cols, (height, width)), side).to(x.device)
-        delta = best - x
-        candidates = best.clone()
+        up, down = clip_to_range(x + self.eps, clip), clip_to_range(x - self.eps, clip)
+        # Per sample and channel: would setting the window to +eps (-eps) change the input?
+        moves_up = (((up - best).abs() >= 1e-7) & window).flatten(2).any(dim=2)
+        moves_down = (((down - best).abs() >= 1e-7) & window).flatten(2).any(dim=2)
         # Redraw the window's signs until they change the input, as the authors do. One sign
         # per channel always does (unless eps vanishes in float32 round-off), so each round
-        # fixes half of the windows or more; the cap only guards that degenerate case.
+        # fixes half of the windows or more; the cap only guards that degenerate case. The
+        # rounds work on the (n, channels) signs only; the candidates are built once.
+        signs = torch.ones((len(x), channels), device=x.device)
         unchanged = torch.ones(len(x), dtype=torch.bool, device=x.device)
         for _ in range(_MAX_REDRAWS):
             redo = unchanged.nonzero().squeeze(1)
             if len(redo) == 0:
                 break
-            signs = self.eps * _random_signs((len(redo), channels, 1, 1), generator).to(x.device)
-            proposal = torch.where(window[redo], signs, delta[redo])
-            candidates[redo] = clip_to_range(x[redo] + proposal, clip)
-            unchanged[redo] = ((candidates[redo] - best[redo]).abs() < 1e-7).flatten(1).all(dim=1)
-        return candidates
+            drawn = _random_signs((len(redo), channels, 1, 1), generator).to(x.device).view(len(redo), channels)
+            signs[redo] = drawn
+            unchanged[redo] = ~torch.where(drawn > 0, moves_up[redo], moves_down[redo]).any(dim=1)
+        chosen = torch.where(signs[:, :, None, None] > 0, up, down)
+        return torch.where(window, chosen, best)
 
     def _step_l2(self, x, best, p, planes, clip, generator) -> torch.Tensor:
         channels, height, width = planes
