@@ -14,6 +14,18 @@ from bastion.models.base import require
 from bastion.validation import check_scalar
 
 
+def ranked_other_classes(model: Any, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """``(n, n_classes)``: each sample's other classes by clean logit, most likely first.
+
+    The label comes last. Column ``k`` is the ``k``-th target of APGD-T and FAB-T (the
+    authors' code ranks the classes of the clean logits the same way). Costs one query per
+    sample.
+    """
+    with torch.no_grad():
+        logits = model.logits_tensor(x)
+    return logits.scatter(1, labels[:, None], float("-inf")).argsort(dim=1, descending=True)
+
+
 class APGDT(APGD):
     """APGD-T: an untargeted attack made of targeted APGD-DLR runs, one per likely class.
 
@@ -92,10 +104,7 @@ class APGDT(APGD):
         return is_adversarial(logits, labels, None)
 
     def _attack(self, model: Any, x, labels, targets, generator) -> torch.Tensor:
-        with torch.no_grad():
-            logits = model.logits_tensor(x)
-        # Other classes, most likely first: the label is pushed to the end of the ranking.
-        ranking = logits.scatter(1, labels[:, None], float("-inf")).argsort(dim=1, descending=True)
+        ranking = ranked_other_classes(model, x, labels)
         result = x.clone()
         found = torch.zeros(len(x), dtype=torch.bool, device=x.device)
         first = True

@@ -10,6 +10,7 @@ import torch
 from tqdm.auto import tqdm
 
 from bastion.attacks.base import EvasionAttack, check_eps, check_norm, is_adversarial
+from bastion.attacks.evasion.apgd_targeted import ranked_other_classes
 from bastion.attacks.norms import norms, per_sample
 from bastion.exceptions import ValidationError
 from bastion.models.base import require
@@ -172,9 +173,7 @@ class FAB(EvasionAttack):
         best = x.clone()
         best_norms = torch.full((n,), math.inf, device=x.device)
         if self.targeted:
-            with torch.no_grad():
-                logits = model.logits_tensor(x)
-            ranking = logits.scatter(1, labels[:, None], float("-inf")).argsort(dim=1, descending=True)
+            ranking = ranked_other_classes(model, x, labels)
             runs = [ranking[:, rank] for rank in range(min(self.n_target_classes, model.n_classes - 1))]
         else:
             runs = [targets]
