@@ -27,9 +27,10 @@ import torch
 
 import bastion
 from bastion.attacks import PGD, CarliniWagnerL2, evaluate, robustness
-from bastion.attacks.robustness import RobustnessResult
+from bastion.attacks.evasion.robustness import RobustnessResult
 from bastion.defenses import AdversarialTraining, DefensiveDistillation
 from bastion.models import TorchModel, fit, zoo
+from bastion.plots import new_figure, save_figure
 from benchmarks.report import DOC, machine, write_section
 
 EPS = 0.2
@@ -82,14 +83,16 @@ def train_all(data: bastion.Dataset) -> list[Row]:
     # Wong et al.'s recipe (their MNIST code): Adam, cyclic learning rate peaking at 5e-3.
     schedule = {"epochs": EPOCHS, "lr": AT_LR, "lr_schedule": "cyclic", "progress": False}
     trainers = {
-        "PGD-7 AT": AdversarialTraining("pgd", eps=EPS, steps=7, **schedule),
-        "FGSM-RS AT": AdversarialTraining("fgsm_rs", eps=FGSM_RS_TRAIN_EPS, **{**schedule, "epochs": FGSM_RS_EPOCHS}),
-        "TRADES (beta 6)": AdversarialTraining("trades", eps=EPS, steps=10, beta=6.0, **schedule),
+        "PGD-7 AT": AdversarialTraining(method="pgd", eps=EPS, steps=7, **schedule),
+        "FGSM-RS AT": AdversarialTraining(
+            method="fgsm_rs", eps=FGSM_RS_TRAIN_EPS, **{**schedule, "epochs": FGSM_RS_EPOCHS}
+        ),
+        "TRADES (beta 6)": AdversarialTraining(method="trades", eps=EPS, steps=10, beta=6.0, **schedule),
     }
     for name, trainer in trainers.items():
         with warnings.catch_warnings(record=True):
             warnings.simplefilter("always")
-            model = trainer.fit(small_cnn(data), data)
+            model = trainer.fit(lambda: small_cnn(data), data).model_
         note = f"{len(trainer.history_)} epochs" + (f", trained at eps {trainer.eps:g}" if trainer.eps != EPS else "")
         if trainer.catastrophic_overfitting_:
             note += f", catastrophic overfitting detected, kept epoch {trainer.best_epoch_}"
@@ -99,7 +102,7 @@ def train_all(data: bastion.Dataset) -> list[Row]:
         log.info("%s trained in %.1f s", name, trainer.seconds_)
 
     distiller = DefensiveDistillation(temperature=TEMPERATURE, epochs=DISTILLATION_EPOCHS, progress=False)
-    model = distiller.fit(lambda: small_cnn(data), data)
+    model = distiller.fit(lambda: small_cnn(data), data).model_
     rows.append(
         Row(
             f"distilled (T={TEMPERATURE:g})",
@@ -146,12 +149,7 @@ def evaluate_all(rows: list[Row], data: bastion.Dataset) -> None:
 
 
 def plot(rows: list[Row], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot
-
-    figure, axes = pyplot.subplots(figsize=(6, 4))
+    figure, axes = new_figure((6, 4))
     for row in rows:
         eps = [0.0, *row.result.eps]
         accuracy = [100 * row.clean, *(100 * a for a in row.result.robust_accuracy)]
@@ -164,9 +162,7 @@ def plot(rows: list[Row], path: Path) -> None:
     axes.grid(alpha=0.3)
     axes.legend(fontsize=8)
     axes.set_title("digits small_cnn: APGD-CE + APGD-DLR + Square, per sample")
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    pyplot.close(figure)
+    save_figure(figure, path)
 
 
 def pct(value: float) -> str:

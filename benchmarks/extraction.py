@@ -41,6 +41,7 @@ from bastion.attacks.extraction import (
     pixel_shifts,
 )
 from bastion.models import LeafIdentity, RoundedScores, SklearnModel, TorchModel, fit, zoo
+from bastion.plots import new_figure, save_figure
 from benchmarks.report import DOC, machine, write_section
 
 COMMAND = "python -m benchmarks.extraction"
@@ -313,12 +314,7 @@ def jacobian_section(target: TorchModel, data: bastion.Dataset) -> str:
 
 
 def plot(curves: dict[str, list[float]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(6, 4))
+    figure, axis = new_figure((6, 4))
     for label, values in curves.items():
         style = "--" if label.startswith("ART") else "-"
         axis.plot(BUDGETS, [100 * v for v in values], style, marker="o", label=label)
@@ -328,9 +324,7 @@ def plot(curves: dict[str, list[float]], path: Path) -> None:
     axis.set_ylabel("fidelity (% agreement)")
     axis.set_title("Knockoff of the digits small_cnn")
     axis.legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+    save_figure(figure, path)
 
 
 def main() -> None:

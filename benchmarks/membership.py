@@ -39,8 +39,8 @@ from bastion.attacks.inference import (
     membership_metrics,
     train_like,
 )
-from bastion.attacks.inference.plot import plot_roc
 from bastion.models import TorchModel, fit, zoo
+from bastion.plots import plot_roc
 from benchmarks.report import DOC, machine, write_section
 
 COMMAND = "python -m benchmarks.membership"

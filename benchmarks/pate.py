@@ -16,7 +16,6 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
 import numpy as np
 import torch
 from sklearn.svm import SVC
@@ -34,6 +33,7 @@ from bastion.defenses.pate import (
     TorchTrainer,
 )
 from bastion.models import TorchModel, fit, zoo
+from bastion.plots import new_figure, save_figure
 from benchmarks.report import machine, write_section
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -85,8 +85,8 @@ def _point(pate: PATE, setting: str, data: bastion.Dataset, n_private: int, quer
         labeling = pate.label(x_public, max_queries=queries, delta=DELTA, y_public=y_public)
     if labeling.n_answered == 0 or len(np.unique(labeling.labels)) < data.n_classes:
         return None
-    plain = pate.fit_student(SVC(C=10), x_public, labeling=labeling)
-    spread = pate.fit_student(SVC(C=10), x_public, labeling=labeling, label_spreading=SPREADING_NEIGHBORS)
+    plain = pate.fit_student(SVC(C=10), x_public, labeling=labeling).model_
+    spread = pate.fit_student(SVC(C=10), x_public, labeling=labeling, label_spreading=SPREADING_NEIGHBORS).model_
     return Point(
         setting=setting,
         n_teachers=pate.n_teachers,
@@ -103,10 +103,10 @@ def _point(pate: PATE, setting: str, data: bastion.Dataset, n_private: int, quer
 
 
 SETTINGS: list[tuple[str, int, Aggregator]] = [
-    ("SVM", 80, ConfidentGNMax(50, 30, 10)),
+    ("SVM", 80, ConfidentGNMax(threshold=50, sigma_threshold=30, sigma=10)),
     ("SVM", 100, GNMax(10)),
-    ("label-spreading", 80, ConfidentGNMax(50, 30, 10)),
-    ("label-spreading", 100, ConfidentGNMax(60, 100 / 3, 10)),
+    ("label-spreading", 80, ConfidentGNMax(threshold=50, sigma_threshold=30, sigma=10)),
+    ("label-spreading", 100, ConfidentGNMax(threshold=60, sigma_threshold=100 / 3, sigma=10)),
     ("label-spreading", 100, GNMax(15)),
     ("label-spreading", 100, LNMax(0.1)),
 ]
@@ -126,8 +126,12 @@ def digits_curve(data: bastion.Dataset) -> tuple[list[Point], dict[str, float], 
         key = (kind, n_teachers)
         if key not in fitted:
             fitted[key] = PATE(
-                _teacher(kind, x_public), n_teachers, aggregator, backend="serial", progress=False
-            ).fit_teachers(x_private, y_private)
+                teacher_factory=_teacher(kind, x_public),
+                n_teachers=n_teachers,
+                aggregator=aggregator,
+                backend="serial",
+                progress=False,
+            ).fit(x_private, y_private)
             teachers = fitted[key]
             ensembles[f"{n_teachers} {kind} teachers"] = (
                 float(np.mean(teachers.teacher_predictions(data.x_test) == data.y_test)),
@@ -167,8 +171,13 @@ def seed_check(data: bastion.Dataset, best: Point, spreading: bool) -> dict[int,
         x_public = data.x_train[n_private:]
         for seed in SEEDS:
             pate = PATE(
-                _teacher(kind, x_public), n_teachers, aggregator, backend="serial", seed=seed, progress=False
-            ).fit_teachers(x_private, y_private)
+                teacher_factory=_teacher(kind, x_public),
+                n_teachers=n_teachers,
+                aggregator=aggregator,
+                backend="serial",
+                seed=seed,
+                progress=False,
+            ).fit(x_private, y_private)
             affordable = [
                 q
                 for q in (*(q for q in QUERIES if q < len(x_public)), len(x_public))
@@ -181,10 +190,7 @@ def seed_check(data: bastion.Dataset, best: Point, spreading: bool) -> dict[int,
 
 
 def plot_curve(points: list[Point], baseline: float) -> None:
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(8, 5))
+    figure, axis = new_figure((8, 5))
     for setting in dict.fromkeys(p.setting for p in points):
         curve = [p for p in points if p.setting == setting]
         eps = [p.epsilon for p in curve]
@@ -200,9 +206,7 @@ def plot_curve(points: list[Point], baseline: float) -> None:
     axis.set_ylim(0.7, 1.0)
     axis.grid(alpha=0.3)
     axis.legend(fontsize=6, loc="lower right")
-    figure.tight_layout()
-    figure.savefig(PLOT, dpi=120)
-    plt.close(figure)
+    save_figure(figure, PLOT)
 
 
 # --------------------------------------------------------------------------- membership
@@ -220,18 +224,20 @@ def membership_rows(data: bastion.Dataset) -> list[tuple[str, float, float, floa
     # The non-private model: the same MLP trained long on the private data, as teams do.
     module = fit(build(seed=0), x_private, y_private, epochs=150, lr=3e-3, seed=0, progress=False)
     targets = {"non-private MLP (trained on the private data)": TorchModel(module, input_shape=shape, n_classes=k)}
-    pate = PATE(SVC(C=10), 50, GNMax(5), backend="serial", progress=False).fit_teachers(x_private, y_private)
+    pate = PATE(teacher_factory=SVC(C=10), n_teachers=50, aggregator=GNMax(5), backend="serial", progress=False).fit(
+        x_private, y_private
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         labeling = pate.label(x_public, max_queries=347, delta=DELTA)
     trainer = TorchTrainer(build, epochs=150, lr=3e-3)
     targets[f"PATE student MLP (50 teachers, GNMax(5), eps {labeling.epsilon:.1f})"] = pate.fit_student(
         trainer, x_public, labeling=labeling
-    )
+    ).model_
     rows = []
     for name, model in targets.items():
         for attack in (LossThreshold(), ConfidenceThreshold()):
-            result = evaluate_membership(attack, model, x_private, y_private, data.x_test, data.y_test)
+            result = evaluate_membership(model, attack, x_private, y_private, data.x_test, data.y_test)
             rows.append(
                 (
                     f"{name}, {type(attack).__name__}",
@@ -255,16 +261,16 @@ def scale_run() -> dict[str, object]:
     teacher = TorchTrainer(
         functools.partial(zoo.mlp, data.input_shape, data.n_classes, hidden=()), epochs=40, lr=3e-2, batch_size=32
     )
-    aggregator = ConfidentGNMax(200, 150, 40)
+    aggregator = ConfidentGNMax(threshold=200, sigma_threshold=150, sigma=40)
     load_before = os.getloadavg()[0]
     timings: dict[str, float] = {}
     fitted = {}
     # The machine is shared: alternate the backends and keep each one's best of REPEATS runs.
     for _ in range(REPEATS):
         for name, backend in (("1 process (serial)", SerialBackend()), ("2 processes (local)", LocalBackend(2))):
-            pate = PATE(teacher, 250, aggregator, backend=backend, progress=False)
+            pate = PATE(teacher_factory=teacher, n_teachers=250, aggregator=aggregator, backend=backend, progress=False)
             start = time.perf_counter()
-            pate.fit_teachers(x_private, y_private)
+            pate.fit(x_private, y_private)
             timings[name] = min(timings.get(name, np.inf), time.perf_counter() - start)
             fitted[name] = pate
     serial, local = fitted.values()
@@ -277,7 +283,7 @@ def scale_run() -> dict[str, object]:
     for queries in (500, 2000):
         labeling = pate.label(x_public, max_queries=queries, delta=DELTA, y_public=y_public)
         covered = len(np.unique(labeling.labels)) == data.n_classes
-        student = pate.fit_student(SVC(C=10), x_public, labeling=labeling) if covered else None
+        student = pate.fit_student(SVC(C=10), x_public, labeling=labeling).model_ if covered else None
         runs.append((labeling, None if student is None else accuracy(student, data.x_test, data.y_test)))
         print(queries, labeling.n_answered, labeling.epsilon, runs[-1][1], flush=True)
     baseline = SVC(C=10).fit(x_private[:10_000], y_private[:10_000])
@@ -313,11 +319,12 @@ from bastion.models import zoo
 
 mnist = load("mnist/")
 teacher = TorchTrainer(functools.partial(zoo.small_cnn, (1, 28, 28), 10), epochs=10, lr=1e-3)
-pate = PATE(teacher, 250, ConfidentGNMax(200, 150, 40), backend="local")
-pate.fit_teachers(mnist.x_train, mnist.y_train)
+aggregator = ConfidentGNMax(threshold=200, sigma_threshold=150, sigma=40)
+pate = PATE(teacher_factory=teacher, n_teachers=250, aggregator=aggregator, backend="local")
+pate.fit(mnist.x_train, mnist.y_train)
 x_public, x_eval, y_eval = mnist.x_test[:9000], mnist.x_test[9000:], mnist.y_test[9000:]
 labeling = pate.label(x_public, max_queries=640, delta=1e-5)
-student = pate.fit_student(teacher, x_public, labeling=labeling, self_training_rounds=2, confidence=0.95)
+student = pate.fit_student(teacher, x_public, labeling=labeling, self_training_rounds=2, confidence=0.95).model_
 print(labeling.n_answered, labeling.epsilon, labeling.epsilon_smooth_sensitivity,
       (student.predict(x_eval) == y_eval).mean())
 ```

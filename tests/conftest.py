@@ -21,6 +21,15 @@ def digits() -> bastion.Dataset:
 
 
 @pytest.fixture(scope="session")
+def digits_small(digits) -> bastion.Dataset:
+    """digits restricted to classes 0-3 (about 540 training images): poisoning tests train on it."""
+    train, test = digits.y_train < 4, digits.y_test < 4
+    return bastion.Dataset.from_arrays(
+        digits.x_train[train], digits.y_train[train], digits.x_test[test], digits.y_test[test], name="digits 0-3"
+    )
+
+
+@pytest.fixture(scope="session")
 def breast_cancer() -> bastion.Dataset:
     """The breast-cancer table, min-max scaled on the training split."""
     return bastion.load("breast_cancer", seed=0)
@@ -65,3 +74,19 @@ def breast_cancer_logistic(breast_cancer) -> SklearnModel:
 def rng() -> np.random.Generator:
     """A seeded numpy generator for test data."""
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="session")
+def traffic_train():
+    """6,000 synthetic web requests with 2% path-traversal attacks (in campaigns), seed 0."""
+    from bastion.data import http_traffic
+
+    return http_traffic(6000, attack_rate=0.02, attack_kinds=("traversal",), seed=0)
+
+
+@pytest.fixture(scope="session")
+def traffic_test():
+    """A held-out stream of the same site: 3,000 requests, 5% traversal attacks, seed 1."""
+    from bastion.data import http_traffic
+
+    return http_traffic(3000, attack_rate=0.05, attack_kinds=("traversal",), seed=1)

@@ -6,11 +6,13 @@ import pytest
 
 from bastion import exceptions
 from bastion.exceptions import (
+    AccessDeniedError,
     BastionError,
     BudgetExceededError,
     CapabilityError,
     InputTypeError,
     NotFittedError,
+    RemoteError,
     UnsafeFileError,
     ValidationError,
 )
@@ -22,6 +24,8 @@ LEAVES = [
     (NotFittedError, RuntimeError),
     (BudgetExceededError, RuntimeError),
     (UnsafeFileError, ValueError),
+    (AccessDeniedError, PermissionError),
+    (RemoteError, ConnectionError),
 ]
 
 

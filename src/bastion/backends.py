@@ -29,16 +29,12 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 from tqdm.auto import tqdm
 
-from bastion.exceptions import BastionError, InputTypeError
+from bastion.exceptions import BackendUnavailableError, InputTypeError
 from bastion.validation import check_choice, check_scalar, check_seed
 
 logger = logging.getLogger(__name__)
 
 BACKENDS = ("local", "serial", "ray")
-
-
-class BackendUnavailableError(BastionError, ImportError):
-    """A backend's optional dependency (for example ``ray``) is not installed."""
 
 
 @runtime_checkable
@@ -52,8 +48,13 @@ class Backend(Protocol):
         *,
         progress: bool = False,
         description: str = "jobs",
+        on_result: Callable[[int, Any], None] | None = None,
     ) -> list[Any]:
-        """``[fn(job) for job in jobs]``, possibly in parallel; results in job order."""
+        """``[fn(job) for job in jobs]``, possibly in parallel; results in job order.
+
+        ``on_result(index, result)``, when given, is called in this process as each job
+        finishes (in completion order), e.g. to save it or to move a progress display.
+        """
 
 
 def spawn_seeds(seed: int, n: int) -> list[int]:
@@ -89,10 +90,16 @@ class SerialBackend:
         *,
         progress: bool = False,
         description: str = "jobs",
+        on_result: Callable[[int, Any], None] | None = None,
     ) -> list[Any]:
-        """``[fn(job) for job in jobs]`` with an optional progress bar."""
+        """``[fn(job) for job in jobs]`` with an optional progress bar (see :meth:`Backend.map`)."""
         jobs = _check_map_args(fn, jobs)
-        return [fn(job) for job in tqdm(jobs, desc=description, disable=not progress, leave=False)]
+        results = []
+        for index, job in enumerate(tqdm(jobs, desc=description, disable=not progress, leave=False)):
+            results.append(fn(job))
+            if on_result is not None:
+                on_result(index, results[-1])
+        return results
 
     def __repr__(self) -> str:
         return "SerialBackend()"
@@ -155,8 +162,11 @@ class LocalBackend:
         *,
         progress: bool = False,
         description: str = "jobs",
+        on_result: Callable[[int, Any], None] | None = None,
     ) -> list[Any]:
         """``[fn(job) for job in jobs]`` over the process pool; results in job order.
+
+        ``on_result(index, result)`` is called here as each job finishes (see :meth:`Backend.map`).
 
         Raises:
             InputTypeError: ``fn`` or the jobs cannot be sent to another process.
@@ -177,6 +187,8 @@ class LocalBackend:
             for future in as_completed(futures):
                 results[futures[future]] = future.result()
                 bar.update(1)
+                if on_result is not None:
+                    on_result(futures[future], results[futures[future]])
         return results
 
     def __repr__(self) -> str:
@@ -214,8 +226,9 @@ class RayBackend:
         *,
         progress: bool = False,
         description: str = "jobs",
+        on_result: Callable[[int, Any], None] | None = None,
     ) -> list[Any]:
-        """``[fn(job) for job in jobs]`` as Ray tasks; results in job order."""
+        """``[fn(job) for job in jobs]`` as Ray tasks; results in job order (see :meth:`Backend.map`)."""
         jobs = _check_map_args(fn, jobs)
         if not jobs:
             return []
@@ -233,6 +246,8 @@ class RayBackend:
                 for ref in done:
                     results[index[ref]] = ray.get(ref)
                     bar.update(1)
+                    if on_result is not None:
+                        on_result(index[ref], results[index[ref]])
         return results
 
     def __repr__(self) -> str:

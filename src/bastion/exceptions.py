@@ -10,7 +10,10 @@ not know bastion::
     ├── CapabilityError (TypeError)       the model lacks what an attack needs
     ├── NotFittedError (RuntimeError)     an estimator used before ``fit``
     ├── BudgetExceededError (RuntimeError) a query budget would be overrun
-    └── UnsafeFileError (ValueError)      a file format bastion refuses to load
+    ├── UnsafeFileError (ValueError)      a file format bastion refuses to load
+    ├── BackendUnavailableError (ImportError) an execution backend's optional dependency is missing
+    ├── AccessDeniedError (PermissionError) a server refused the API key (missing, wrong, revoked)
+    └── RemoteError (ConnectionError)     a remote model could not answer (down, 503, retries spent)
 
 The CLI turns any ``BastionError`` into one line and exit code 2; the server turns it into
 a 4xx JSON answer.
@@ -45,3 +48,15 @@ class BudgetExceededError(BastionError, RuntimeError):
 
 class UnsafeFileError(BastionError, ValueError):
     """A file in a format bastion refuses to load (pickle, untrusted code, ...)."""
+
+
+class BackendUnavailableError(BastionError, ImportError):
+    """A backend's optional dependency (for example ``ray``) is not installed."""
+
+
+class AccessDeniedError(BastionError, PermissionError):
+    """A prediction server refused the API key: missing, wrong, revoked or blocked."""
+
+
+class RemoteError(BastionError, ConnectionError):
+    """A remote model could not answer: unreachable, unavailable, or retries spent."""

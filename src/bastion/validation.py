@@ -82,6 +82,35 @@ def check_seed(seed: Any, name: str = "seed") -> int:
     return check_scalar(seed, name, kind=int, low=0, high=2**32 - 1)
 
 
+# Array kinds that are numbers on a line: unsigned, signed, floating. Booleans, complex
+# numbers, dates, strings and objects are refused *before* any cast could hide them.
+_REAL_KINDS = frozenset("uif")
+
+
+def as_real_array(value: Any, name: str, *, what: str = "a numeric array") -> np.ndarray:
+    """``value`` as a numpy array of real numbers, without casting anything away.
+
+    Torch tensors are accepted (detached from their graph first: bastion never
+    differentiates through its inputs).
+
+    Raises:
+        InputTypeError: not convertible, or of a dtype that is not unsigned, signed or
+            floating (booleans, complex numbers, dates, strings and objects are refused).
+    """
+    detach = getattr(value, "detach", None)
+    try:
+        if callable(detach) and hasattr(value, "cpu"):
+            value = detach().cpu().numpy()
+        array = np.asarray(value)
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise InputTypeError(f"`{name}` must be {what}: {error}") from error
+    if array.dtype.kind not in _REAL_KINDS:
+        kind = {"b": "booleans", "c": "complex numbers"}.get(array.dtype.kind, "")
+        got = f"{kind} (dtype {array.dtype})" if kind else f"dtype {array.dtype}"
+        raise InputTypeError(f"`{name}` must be {what} of real numbers, got {got}")
+    return array
+
+
 def check_inputs(
     x: Any,
     name: str = "x",
@@ -105,14 +134,7 @@ def check_inputs(
     """
     if isinstance(x, (str, bytes)) or x is None:
         raise InputTypeError(f"`{name}` must be a numeric array, got {type(x).__name__}")
-    try:
-        array = np.asarray(x)
-    except (TypeError, ValueError) as error:
-        raise InputTypeError(f"`{name}` must be a numeric array: {error}") from error
-    if array.dtype == bool or not np.issubdtype(array.dtype, np.number):
-        raise InputTypeError(f"`{name}` must be a numeric array, got dtype {array.dtype}")
-    if np.iscomplexobj(array):
-        raise InputTypeError(f"`{name}` must be real-valued, got dtype {array.dtype}")
+    array = as_real_array(x, name)
     if sample_shape is not None:
         expected = (None, *tuple(sample_shape))
         if array.shape[1:] != tuple(sample_shape) or array.ndim != len(expected):
@@ -122,6 +144,8 @@ def check_inputs(
             )
     elif array.ndim < 2:
         raise ValidationError(f"`{name}` must be a batch with shape (n, ...), got {array.shape}")
+    if 0 in array.shape[1:]:
+        raise ValidationError(f"`{name}` samples must hold at least one feature, got shape {array.shape}")
     if array.shape[0] == 0 and not allow_empty:
         raise ValidationError(f"`{name}` must hold at least one sample, got shape {array.shape}")
     array = array.astype(np.float32, copy=False)
@@ -150,11 +174,9 @@ def check_labels(y: Any, name: str = "y", *, n_samples: int | None = None, n_cla
     """
     if y is None or isinstance(y, (str, bytes)):
         raise InputTypeError(f"`{name}` must be an integer array, got {type(y).__name__}")
-    labels = np.asarray(y)
+    labels = as_real_array(y, name, what="integer class labels")
     if labels.ndim != 1:
         raise ValidationError(f"`{name}` must be one-dimensional (n,), got shape {labels.shape}")
-    if labels.dtype == bool or not np.issubdtype(labels.dtype, np.number):
-        raise InputTypeError(f"`{name}` must hold integer class labels, got dtype {labels.dtype}")
     integral = np.issubdtype(labels.dtype, np.integer)
     if not integral and not (np.all(np.isfinite(labels)) and np.all(labels == np.round(labels))):
         raise ValidationError(f"`{name}` must hold integer class labels, got non-integral values")
@@ -168,3 +190,38 @@ def check_labels(y: Any, name: str = "y", *, n_samples: int | None = None, n_cla
             f"`{name}` must hold labels in 0..{n_classes - 1} for a {n_classes}-class model, got {int(labels.max())}"
         )
     return labels
+
+
+def count_classes(labels: np.ndarray, name: str = "y") -> int:
+    """The number of classes ``k`` of checked labels that must use every value in ``0 .. k-1``.
+
+    Counts with ``np.unique`` (memory of the order of ``len(labels)``), never with
+    ``arange(max + 1)``: one huge label must not make bastion allocate per possible label.
+
+    Raises:
+        ValidationError: no labels, or a value in ``0 .. max`` that never occurs.
+    """
+    present = np.unique(labels)
+    if present.size == 0:
+        raise ValidationError(f"`{name}` must hold at least one label")
+    n_classes = int(present[-1]) + 1
+    if present.size != n_classes:
+        shown = _missing_labels(present, 10)
+        more = ", ..." if n_classes - present.size > len(shown) else ""
+        raise ValidationError(
+            f"`{name}` must use every label in 0..{n_classes - 1}, classes [{', '.join(map(str, shown))}{more}] "
+            "never occur"
+        )
+    return n_classes
+
+
+def _missing_labels(present: np.ndarray, at_most: int) -> list[int]:
+    """The first ``at_most`` values of ``0 .. present[-1]`` absent from sorted unique ``present``."""
+    bounds = np.concatenate([[-1], present.astype(np.int64)])
+    missing: list[int] = []
+    for i in np.flatnonzero(np.diff(bounds) > 1)[:at_most]:
+        start, stop = int(bounds[i]) + 1, int(bounds[i + 1])
+        missing += range(start, min(stop, start + at_most))
+        if len(missing) >= at_most:
+            break
+    return missing[:at_most]

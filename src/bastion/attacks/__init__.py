@@ -1,12 +1,15 @@
 """Attacks across the threat matrix: evasion, extraction, inference, poisoning.
 
-Evasion attacks and their evaluation are re-exported here:
-``from bastion.attacks import PGD, evaluate``.
+Each family keeps its base class and its evaluation inside its subpackage
+(``bastion.attacks.evasion.base``, ``bastion.attacks.extraction.base``,
+``bastion.attacks.inference.base``); evasion attacks and their evaluation are re-exported
+here: ``from bastion.attacks import PGD, evaluate, robustness``.
 """
 
-from bastion.attacks.base import EvasionAttack
-from bastion.attacks.evaluation import EvasionResult, evaluate
 from bastion.attacks.evasion import APGD, APGDT, FAB, FGSM, PGD, CarliniWagnerL2, HopSkipJump, SquareAttack
+from bastion.attacks.evasion.base import EvasionAttack
+from bastion.attacks.evasion.evaluation import EvasionResult, evaluate
+from bastion.attacks.evasion.robustness import AttackRecord, RobustnessFinding, RobustnessResult, robustness
 from bastion.attacks.extraction import (
     DecisionTreePathFinding,
     EquationSolving,
@@ -14,7 +17,6 @@ from bastion.attacks.extraction import (
     JacobianAugmentation,
     KnockoffNets,
 )
-from bastion.attacks.robustness import AttackRecord, RobustnessFinding, RobustnessResult, robustness
 
 __all__ = [
     "APGD",

@@ -9,18 +9,23 @@ from __future__ import annotations
 
 import sys
 
-from rich.console import Console
-
 from bastion.cli import (  # noqa: F401  (registers the commands)
+    assess,
     defenses,
     evasion,
     extraction,
+    keys,
     membership,
+    micromodels,
     pate,
+    poisoning,
     robustness,
+    scan,
+    serve,
     train,
 )
 from bastion.cli.app import app
+from bastion.cli.common import print_error
 from bastion.exceptions import BastionError
 
 
@@ -29,7 +34,7 @@ def main() -> None:
     try:
         app()
     except BastionError as error:
-        Console(stderr=True).print(f"[bold red]error:[/] {error}", highlight=False)
+        print_error(error)
         sys.exit(2)
 
 

@@ -10,11 +10,12 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from bastion.attacks.robustness import plot_robustness, robustness
+from bastion.attacks import robustness
 from bastion.cli.app import evaluate_app
 from bastion.cli.common import check_compatible, console, load_data, load_model, reported_errors
 from bastion.exceptions import ValidationError
-from bastion.models import OnnxModel
+from bastion.models import GRADIENTS
+from bastion.plots import plot_robustness
 from bastion.validation import check_choice, check_scalar, check_seed
 
 
@@ -84,9 +85,7 @@ def robustness_command(
         version = check_choice(version, "--version", ("standard", "fast"))
         n_samples = check_scalar(n_samples, "--n-samples", kind=int, low=1)
         grid = parse_eps(eps)
-        target = load_model(model, trust_code=trust_code)
-        if isinstance(target, OnnxModel):
-            target = target.to_torch()
+        target = load_model(model, trust_code=trust_code, need=GRADIENTS)
         dataset = load_data(data, seed=seed)
         check_compatible(target, dataset, model)
         count = min(n_samples, len(dataset.y_test))

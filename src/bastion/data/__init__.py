@@ -1,4 +1,4 @@
-"""Datasets: embedded (digits, breast_cancer), from disk (.npz, IDX), generated.
+"""Datasets: embedded (digits, breast_cancer), from disk (.npz, IDX), generated; web traffic streams.
 
 ``load(name_or_path)`` is the one entry point the CLI and the threat matrix use.
 """
@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bastion.data.access_log import read_access_log, write_access_log
 from bastion.data.dataset import Dataset
 from bastion.data.embedded import breast_cancer, digits
 from bastion.data.files import load_idx_folder, load_npz, read_idx
 from bastion.data.generators import synthetic_classification
+from bastion.data.http_traffic import http_traffic
+from bastion.data.traffic import TrafficStream
 from bastion.exceptions import InputTypeError, ValidationError
 from bastion.validation import check_scalar, check_seed
 
@@ -52,11 +55,15 @@ def load(name_or_path: str | Path, *, seed: int = 0, test_size: float = 0.25) ->
 __all__ = [
     "EMBEDDED",
     "Dataset",
+    "TrafficStream",
     "breast_cancer",
     "digits",
+    "http_traffic",
     "load",
     "load_idx_folder",
     "load_npz",
+    "read_access_log",
     "read_idx",
     "synthetic_classification",
+    "write_access_log",
 ]

@@ -6,8 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bastion.exceptions import ValidationError
-from bastion.validation import check_inputs, check_labels
+from bastion.validation import check_inputs, check_labels, count_classes
 
 
 @dataclass(frozen=True)
@@ -61,12 +60,7 @@ class Dataset:
         x_train = check_inputs(x_train, f"{name}: x_train")
         x_test = check_inputs(x_test, f"{name}: x_test", sample_shape=x_train.shape[1:])
         y_train = check_labels(y_train, f"{name}: y_train", n_samples=len(x_train))
-        n_classes = int(y_train.max()) + 1
-        missing = np.setdiff1d(np.arange(n_classes), y_train)
-        if missing.size:
-            raise ValidationError(
-                f"`{name}: y_train` must use every label in 0..{n_classes - 1}, classes {missing.tolist()} never occur"
-            )
+        n_classes = count_classes(y_train, f"{name}: y_train")
         y_test = check_labels(y_test, f"{name}: y_test", n_samples=len(x_test), n_classes=n_classes)
         if classes is None:
             classes = tuple(str(c) for c in range(n_classes))

@@ -23,18 +23,23 @@ import hashlib
 import json
 import warnings
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from bastion.exceptions import InputTypeError, UnsafeFileError, ValidationError
+from bastion.exceptions import BastionError, InputTypeError, UnsafeFileError, ValidationError
+from bastion.limits import check_bytes, limits
 from bastion.models import zoo
-from bastion.models.onnx import OnnxModel, read_onnx
+from bastion.models.base import GRADIENTS, LABELS, SCORES, check_input_shape
+from bastion.models.onnx import OnnxModel
+from bastion.models.onnx_graph import read_onnx
 from bastion.models.sklearn import SklearnModel
-from bastion.models.torch import TorchModel
+from bastion.models.torch import TorchModel, module_output_width
+from bastion.validation import check_choice
 
 SPEC_FILE = "model.json"
 WEIGHTS_FILE = "weights.safetensors"
@@ -43,6 +48,8 @@ ONNX_FILE = "model.onnx"
 FORMAT = "bastion-model"
 FORMAT_VERSION = 1
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
+# A spec is a few hundred bytes; anything near this is not one.
+SPEC_MAX_BYTES = 1 << 20
 
 _SAFE_ALTERNATIVES = (
     "save torch weights with safetensors (bastion.models.io.save), export the model to ONNX "
@@ -175,21 +182,41 @@ def save(model: Any, path: str | Path) -> Path:
     return folder
 
 
+def _depth(value: Any) -> int:
+    """Nesting depth of parsed JSON, without recursion (a hostile spec may be deep)."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        deepest = max(deepest, depth)
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        pending.extend((child, depth + 1) for child in children)
+    return deepest
+
+
 def read_spec(path: str | Path) -> dict[str, Any]:
     """Read and check a ``model.json`` spec (a file, or the folder holding it).
 
     Raises:
-        ValidationError: missing file, invalid JSON, or not a bastion spec.
+        ValidationError: missing file, a file over ``SPEC_MAX_BYTES``, invalid JSON, JSON
+            nested deeper than ``bastion.limits`` allows, or not a bastion spec.
     """
     path = Path(path)
     if path.is_dir():
         path = path / SPEC_FILE
     if not path.is_file():
         raise ValidationError(f"{path.parent}: a saved bastion model folder must hold {SPEC_FILE}; not found")
+    size = path.stat().st_size
+    if size > SPEC_MAX_BYTES:
+        raise ValidationError(f"{path}: a spec of {size} bytes is not a bastion spec (at most {SPEC_MAX_BYTES})")
     try:
         spec = json.loads(path.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ValidationError(f"{path}: not valid JSON: {error}") from error
+    except RecursionError as error:
+        raise ValidationError(f"{path}: JSON nested too deeply to be a bastion spec") from error
+    max_depth = limits().max_json_depth
+    if _depth(spec) > max_depth:
+        raise ValidationError(f"{path}: JSON nested deeper than {max_depth} levels is not a bastion spec")
     if not isinstance(spec, dict) or spec.get("format") != FORMAT:
         raise ValidationError(f'{path}: not a bastion model spec (expected "format": {FORMAT!r})')
     if spec.get("format_version") != FORMAT_VERSION:
@@ -197,6 +224,26 @@ def read_spec(path: str | Path) -> dict[str, Any]:
             f"{path}: spec format_version {spec.get('format_version')!r} is not supported (expected {FORMAT_VERSION})"
         )
     return spec
+
+
+@contextmanager
+def _about(where: Path) -> Iterator[None]:
+    """Prefix the file's name to a BastionError raised while building a model from it."""
+    try:
+        yield
+    except BastionError as error:
+        if str(where) in str(error):
+            raise
+        raise type(error)(f"{where}: {error}") from error
+
+
+def _check_inside(folder: Path, path: Path) -> None:
+    """Refuse a file of a model folder that is a link to somewhere outside the folder."""
+    if not path.resolve().is_relative_to(folder.resolve()):
+        raise UnsafeFileError(
+            f"{path}: a link to {path.resolve()}, outside the model folder {folder}; bastion reads a model "
+            "folder's own files only (copy the file into the folder instead of linking it)"
+        )
 
 
 def _field(spec: dict[str, Any], key: str, where: Path) -> Any:
@@ -212,6 +259,7 @@ def _verified_file(folder: Path, spec: dict[str, Any], expected_name: str) -> Pa
     data = folder / name
     if not data.is_file():
         raise ValidationError(f"{folder}: the spec names {name}, which is missing")
+    _check_inside(folder, data)
     found = sha256(data)
     if found != _field(spec, "sha256", folder):
         raise UnsafeFileError(
@@ -222,51 +270,96 @@ def _verified_file(folder: Path, spec: dict[str, Any], expected_name: str) -> Pa
 
 
 def _zoo_module(spec: dict[str, Any], where: Path) -> zoo.ZooNet:
+    """The spec's architecture on the ``meta`` device: shapes only, no memory, no initialisation.
+
+    Raises:
+        ValidationError: a config that does not fit, or parameters over ``bastion.limits``.
+    """
     arch = _field(spec, "arch", where)
     config = _field(spec, "config", where)
     if not isinstance(config, dict):
         raise ValidationError(f"{where}: the spec's config must be an object, got {type(config).__name__}")
+    problem = f"{where}: the spec's config does not fit architecture {arch!r}"
     try:
-        return zoo.build(arch, config)
-    except (TypeError, KeyError) as error:
-        raise ValidationError(f"{where}: the spec's config does not fit architecture {arch!r}: {error}") from error
+        with torch.device("meta"):
+            module = zoo.build(arch, config)
+    except ValidationError as error:
+        raise ValidationError(f"{where}: {error}") from error
+    except (TypeError, KeyError, ValueError, RuntimeError) as error:  # InputTypeError included
+        raise ValidationError(f"{problem}: {error}") from error
+    check_bytes(sum(p.numel() * p.element_size() for p in module.parameters()), f"{where}: the spec's {arch}")
+    return module
 
 
-def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
-    from safetensors import SafetensorError
+def _check_shapes(module: torch.nn.Module, shapes: dict[str, tuple[int, ...]], where: Path) -> None:
+    """Compare the tensors a file declares with the ones the architecture needs, before reading them."""
+    expected = {name: tuple(tensor.shape) for name, tensor in module.state_dict().items()}
+    if set(shapes) != set(expected):
+        missing, unexpected = sorted(set(expected) - set(shapes)), sorted(set(shapes) - set(expected))
+        raise ValidationError(
+            f"{where}: the weights do not fit the architecture: missing {missing[:10]}, unexpected {unexpected[:10]}"
+        )
+    for name, shape in expected.items():
+        if tuple(shapes[name]) != shape:
+            raise ValidationError(
+                f"{where}: the weights do not fit the architecture: {name!r} has shape "
+                f"{tuple(shapes[name])}, the architecture needs {shape}"
+            )
+
+
+def _read_safetensors(path: Path, module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file, after its header was checked against ``module``."""
+    from safetensors import SafetensorError, safe_open
     from safetensors.torch import load_file
 
     try:
+        with safe_open(str(path), framework="pt") as handle:
+            shapes = {name: tuple(handle.get_slice(name).get_shape()) for name in handle.keys()}  # noqa: SIM118
+        _check_shapes(module, shapes, path)
         return load_file(str(path))
-    except SafetensorError as error:
+    except (SafetensorError, OSError, RuntimeError) as error:
         raise ValidationError(f"{path}: not a readable safetensors file: {error}") from error
 
 
-def _fill(module: torch.nn.Module, state: dict[str, torch.Tensor], where: Path) -> None:
+def _fill(module: torch.nn.Module, state: dict[str, torch.Tensor], where: Path) -> torch.nn.Module:
+    """Give the meta-device ``module`` real storage and copy ``state`` into it."""
+    _check_shapes(module, {name: tuple(tensor.shape) for name, tensor in state.items()}, where)
+    module = module.to_empty(device="cpu")
     try:
         module.load_state_dict(state, strict=True)
     except RuntimeError as error:
         raise ValidationError(f"{where}: the weights do not fit the architecture: {error}") from error
+    return module
 
 
 def _torch_model(module: torch.nn.Module, spec: dict[str, Any], where: Path) -> TorchModel:
     preprocessing = spec.get("preprocessing")
     if preprocessing is not None:
+        if not isinstance(preprocessing, dict):
+            raise ValidationError(
+                f"{where}: the spec's preprocessing must be an object with mean and std, got {preprocessing!r}"
+            )
         preprocessing = (_field(preprocessing, "mean", where), _field(preprocessing, "std", where))
     config = spec.get("config", {})
-    return TorchModel(
-        module,
-        input_shape=spec.get("input_shape", config.get("input_shape")),
-        n_classes=spec.get("n_classes", config.get("n_classes")),
-        clip=tuple(spec.get("clip", (0.0, 1.0))),
-        preprocessing=preprocessing,
-    )
+    with _about(where):
+        return TorchModel(
+            module,
+            input_shape=spec.get("input_shape", config.get("input_shape")),
+            n_classes=spec.get("n_classes", config.get("n_classes")),
+            clip=spec.get("clip", (0.0, 1.0)),
+            preprocessing=preprocessing,
+        )
 
 
 def _load_skops(path: Path, trusted: Sequence[str], *, input_shape: Any = None, clip: Any = (0.0, 1.0)):
     import skops.io
 
-    untrusted = skops.io.get_untrusted_types(file=path)
+    try:
+        untrusted = skops.io.get_untrusted_types(file=path)
+    except Exception as error:  # skops raises zip, JSON and key errors of every kind on a malformed file
+        raise ValidationError(
+            f"{path}: not a readable skops file (a zip archive holding schema.json): {type(error).__name__}: {error}"
+        ) from error
     refused = sorted(set(untrusted) - set(trusted))
     if refused:
         raise UnsafeFileError(
@@ -277,30 +370,40 @@ def _load_skops(path: Path, trusted: Sequence[str], *, input_shape: Any = None, 
         estimator = skops.io.load(path, trusted=list(untrusted))
     except Exception as error:
         raise ValidationError(f"{path}: not a readable skops file: {error}") from error
-    return SklearnModel(estimator, input_shape=input_shape, clip=clip)
+    with _about(path):
+        return SklearnModel(estimator, input_shape=input_shape, clip=clip)
 
 
 def _load_folder(folder: Path, trusted: Sequence[str]) -> Any:
+    _check_inside(folder, folder / SPEC_FILE)
     spec = read_spec(folder)
     kind = spec.get("kind")
     if kind == "torch":
         data = _verified_file(folder, spec, WEIGHTS_FILE)
         module = _zoo_module(spec, folder)
-        _fill(module, _read_safetensors(data), data)
+        module = _fill(module, _read_safetensors(data, module), data)
         return _torch_model(module, spec, folder)
     if kind == "sklearn":
         data = _verified_file(folder, spec, SKOPS_FILE)
-        return _load_skops(data, trusted, input_shape=spec.get("input_shape"), clip=tuple(spec.get("clip", (0, 1))))
+        return _load_skops(data, trusted, input_shape=spec.get("input_shape"), clip=spec.get("clip", (0, 1)))
     if kind == "onnx":
         data = _verified_file(folder, spec, ONNX_FILE)
-        return OnnxModel(
-            data,
-            input_shape=spec.get("input_shape"),
-            n_classes=spec.get("n_classes"),
-            clip=tuple(spec.get("clip", (0, 1))),
-            outputs=spec.get("outputs", "auto"),
-        )
+        with _about(folder):
+            return OnnxModel(
+                data,
+                input_shape=spec.get("input_shape"),
+                n_classes=spec.get("n_classes"),
+                clip=spec.get("clip", (0, 1)),
+                outputs=spec.get("outputs", "auto"),
+            )
     raise ValidationError(f"{folder}: unknown model kind {kind!r} in {SPEC_FILE} (expected torch, sklearn or onnx)")
+
+
+def _iterable(value: Any, name: str) -> list[Any]:
+    try:
+        return list(value)
+    except TypeError as error:
+        raise InputTypeError(f"`{name}` must be a list, got {value!r}") from error
 
 
 def _spec_argument(spec: Any) -> dict[str, Any]:
@@ -326,8 +429,11 @@ def _is_torchscript(archive: zipfile.ZipFile) -> bool:
 
 
 def _load_torch_zip(path: Path, *, trust_code: bool, spec: Any, input_shape: Any, n_classes: Any, clip: Any):
-    with zipfile.ZipFile(path) as archive:
-        torchscript = _is_torchscript(archive)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            torchscript = _is_torchscript(archive)
+    except (zipfile.BadZipFile, OSError, EOFError) as error:
+        raise ValidationError(f"{path}: not a readable zip archive: {error}") from error
     if torchscript:
         if not trust_code:
             raise UnsafeFileError(
@@ -342,9 +448,9 @@ def _load_torch_zip(path: Path, *, trust_code: bool, spec: Any, input_shape: Any
             warnings.simplefilter("ignore", DeprecationWarning)
             module = torch.jit.load(str(path), map_location="cpu")
         if n_classes is None:
-            with torch.no_grad():
-                n_classes = int(module(torch.zeros(1, *input_shape)).shape[1])
-        return TorchModel(module, input_shape=input_shape, n_classes=n_classes, clip=clip)
+            n_classes = module_output_width(module, check_input_shape(input_shape), "input_shape")
+        with _about(path):
+            return TorchModel(module, input_shape=input_shape, n_classes=n_classes, clip=clip)
     spec = _needs_spec(path, spec)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
@@ -356,8 +462,7 @@ def _load_torch_zip(path: Path, *, trust_code: bool, spec: Any, input_shape: Any
         raise ValidationError(f"{path}: not a readable torch state dict: {error}") from error
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValidationError(f"{path}: expected a state dict (names to tensors), got {type(state).__name__}")
-    module = _zoo_module(spec, path)
-    _fill(module, state, path)
+    module = _fill(_zoo_module(spec, path), state, path)
     return _torch_model(module, spec, path)
 
 
@@ -370,6 +475,7 @@ def load(
     input_shape: Sequence[int] | None = None,
     n_classes: int | None = None,
     clip: tuple[float, float] = (0.0, 1.0),
+    need: str | None = None,
 ) -> Any:
     """Load a model without unpickling.
 
@@ -385,6 +491,10 @@ def load(
             ...}`` (optionally ``clip`` and ``preprocessing``), or the path of a ``model.json``.
         input_shape, n_classes, clip: for single files that do not record them (ONNX
             graphs with dynamic dimensions, TorchScript, ``.skops``).
+        need: the capability the caller will use, ``"labels"``, ``"scores"`` or
+            ``"gradients"`` (``None``: as stored). With ``"gradients"`` an ONNX graph comes
+            back as the white-box :class:`TorchModel` of :meth:`OnnxModel.to_torch`, so a
+            gradient attack can run on it; other models are returned as loaded.
 
     Returns:
         A :class:`TorchModel`, :class:`SklearnModel` or :class:`OnnxModel`.
@@ -394,13 +504,47 @@ def load(
             types, unsafe ONNX, or a data file whose SHA-256 differs from its spec's.
         ValidationError: missing or malformed files.
     """
+    if need is not None:
+        check_choice(need, "need", (LABELS, SCORES, GRADIENTS))
+    return for_capability(
+        _load(path, trust_code, trusted, spec, input_shape=input_shape, n_classes=n_classes, clip=clip), need
+    )
+
+
+def for_capability(model: Any, need: str | None) -> Any:
+    """The view of ``model`` that offers ``need``: an ONNX graph becomes a TorchModel for gradients.
+
+    Returns ``model`` itself when it already offers ``need``, when ``need`` is ``None`` or
+    when no white-box view exists (the attack's :func:`~bastion.models.require` then names
+    what is missing).
+    """
+    if need == GRADIENTS and isinstance(model, OnnxModel) and GRADIENTS not in model.capabilities:
+        return model.to_torch()
+    return model
+
+
+def _load(
+    path: Any,
+    trust_code: bool,
+    trusted: Sequence[str],
+    spec: dict[str, Any] | str | Path | None,
+    *,
+    input_shape: Sequence[int] | None,
+    n_classes: int | None,
+    clip: tuple[float, float],
+) -> Any:
     if not isinstance(path, (str, Path)):
         raise InputTypeError(f"`path` must be a file or folder path, got {type(path).__name__}")
+    if isinstance(trusted, str) or not all(isinstance(name, str) for name in _iterable(trusted, "trusted")):
+        raise InputTypeError(f"`trusted` must be a list of skops type names, got {trusted!r}")
     path = Path(path)
     if not path.exists():
         raise ValidationError(f"`path` must be an existing model file or folder, got {str(path)!r} (not found)")
     if path.is_dir():
         return _load_folder(path, trusted)
+    if not path.is_file():
+        # A FIFO or a device would block or never end; a model is a regular file.
+        raise ValidationError(f"`path` must be a regular file or a folder, got {str(path)!r}")
     check_not_pickle(path)
     suffix = path.suffix.lower()
     if suffix == ".onnx":
@@ -412,7 +556,7 @@ def load(
     if suffix == ".safetensors":
         spec = _needs_spec(path, spec)
         module = _zoo_module(spec, path)
-        _fill(module, _read_safetensors(path), path)
+        module = _fill(module, _read_safetensors(path, module), path)
         return _torch_model(module, spec, path)
     if zipfile.is_zipfile(path):
         return _load_torch_zip(

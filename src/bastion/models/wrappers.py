@@ -1,7 +1,9 @@
 """Output policies as Models: what a prediction API chooses to reveal of its model.
 
 Tramèr et al. (2016, Sec. 6) study countermeasures that change only what an API returns:
-rounding the confidences, or returning class labels only. Each policy here is a black-box
+rounding the confidences, or returning class labels only; APIs also commonly return only the
+top-k classes, or perturb their scores (Orekondy et al. 2020 and Lee et al. 2019 study
+deliberate perturbations; :class:`NoisyScores` is the simplest, random one). Each policy here is a black-box
 Model wrapping another one; it forwards every query (so the wrapped model's counter keeps
 counting) and counts it in its own ``queries`` too. The serving gateway's output policies
 reuse these classes.
@@ -10,17 +12,21 @@ reuse these classes.
 from __future__ import annotations
 
 import copy
+import hashlib
 from typing import Any
 
 import numpy as np
 
 from bastion.exceptions import InputTypeError
 from bastion.models.base import LABELS, SCORES, BaseModel, require
-from bastion.validation import check_scalar
+from bastion.validation import check_scalar, check_seed
 
 
 class _Forwarding(BaseModel):
     """A black-box view of another Model: same task, its own query counter."""
+
+    # A policy may round or drop confidences: its rows need not sum to 1.
+    answers = "scores"
 
     def __init__(self, model: Any, who: str) -> None:
         super().__init__()
@@ -101,6 +107,90 @@ class LabelOnly(_Forwarding):
 
     def __repr__(self) -> str:
         return f"LabelOnly({self.model!r})"
+
+
+class TopK(_Forwarding):
+    """A Model that reveals the ``k`` largest confidences of each answer; the others read 0.
+
+    Top-k is what many prediction APIs return (Tramèr et al. 2016, Sec. 6, discuss revealing
+    fewer classes as a countermeasure); ``k = 1`` gives the winning class and its confidence
+    only. Kept confidences are the wrapped model's, not renormalised; labels are unchanged.
+
+    Args:
+        model: a bastion Model with ``"scores"``.
+        k: confidences kept per answer, an int in [1, n_classes].
+
+    Raises:
+        CapabilityError: ``model`` answers labels only.
+    """
+
+    def __init__(self, model: Any, k: int) -> None:
+        super().__init__(model, "TopK")
+        require(model, SCORES, "TopK")
+        self.k = check_scalar(k, "k", kind=int, low=1, high=model.n_classes)
+        self.capabilities = frozenset({LABELS, SCORES})
+
+    def _predict_proba(self, x: np.ndarray) -> np.ndarray:
+        scores = self.model.predict_proba(x)
+        # Ties at the k-th value keep the first columns, like argsort.
+        dropped = np.argsort(-scores, axis=1, kind="stable")[:, self.k :]
+        kept = scores.copy()
+        np.put_along_axis(kept, dropped, 0.0, axis=1)
+        return kept.astype(np.float32)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """The wrapped model's labels, ``(n,)`` int64; counts ``n`` queries."""
+        x = self.check_x(x)
+        self._count(len(x))
+        return self.model.predict(x)
+
+    def __repr__(self) -> str:
+        return f"TopK({self.model!r}, k={self.k})"
+
+
+class NoisyScores(_Forwarding):
+    """A Model whose confidences carry Gaussian noise of standard deviation ``scale``.
+
+    Each row is ``p + N(0, scale^2)``, clipped at 0 and renormalised to sum to 1. The noise
+    of an input is drawn from a generator seeded by ``seed`` and the input's bytes, so asking
+    the same input twice returns the same answer: averaging repeated queries does not remove
+    it. Labels are the wrapped model's, unchanged (a noisy row's argmax may differ).
+
+    Args:
+        model: a bastion Model with ``"scores"``.
+        scale: standard deviation of the noise, a float in [0, 1].
+        seed: seeds the noise.
+
+    Raises:
+        CapabilityError: ``model`` answers labels only.
+    """
+
+    def __init__(self, model: Any, scale: float, *, seed: int = 0) -> None:
+        super().__init__(model, "NoisyScores")
+        require(model, SCORES, "NoisyScores")
+        self.scale = check_scalar(scale, "scale", low=0.0, high=1.0)
+        self.seed = check_seed(seed)
+        self.capabilities = frozenset({LABELS, SCORES})
+
+    def _predict_proba(self, x: np.ndarray) -> np.ndarray:
+        scores = self.model.predict_proba(x).astype(np.float64)
+        rows = np.ascontiguousarray(x, dtype=np.float32).reshape(len(x), -1)
+        seeds = [int.from_bytes(hashlib.sha256(row.tobytes()).digest()[:8], "little") for row in rows]
+        noise = np.stack([np.random.default_rng([self.seed, s]).standard_normal(self.n_classes) for s in seeds])
+        noisy = np.clip(scores + self.scale * noise, 0.0, None)
+        totals = noisy.sum(axis=1, keepdims=True)
+        # A row pushed entirely to 0 falls back to the uniform answer rather than dividing by 0.
+        noisy = np.where(totals > 0, noisy / np.where(totals > 0, totals, 1.0), 1.0 / self.n_classes)
+        return noisy.astype(np.float32)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """The wrapped model's labels, ``(n,)`` int64; counts ``n`` queries."""
+        x = self.check_x(x)
+        self._count(len(x))
+        return self.model.predict(x)
+
+    def __repr__(self) -> str:
+        return f"NoisyScores({self.model!r}, scale={self.scale:g}, seed={self.seed})"
 
 
 LEAVES = "leaves"

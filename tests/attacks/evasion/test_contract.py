@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from tests.attacks.evasion.conftest import build_tiny_model, tiny_inputs
 
 import bastion.attacks.evasion as evasion
-from bastion.attacks.base import EvasionAttack
+from bastion.attacks.evasion.base import EvasionAttack
 from bastion.exceptions import CapabilityError, ValidationError
 from bastion.models.base import GRADIENTS
 
@@ -31,7 +31,7 @@ ATTACK_CLASSES = sorted(
     (
         value
         for value in (getattr(evasion, name) for name in evasion.__all__)
-        if inspect.isclass(value) and issubclass(value, EvasionAttack)
+        if inspect.isclass(value) and issubclass(value, EvasionAttack) and value is not EvasionAttack
     ),
     key=lambda cls: cls.__name__,
 )

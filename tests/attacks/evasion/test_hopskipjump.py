@@ -7,6 +7,7 @@ import pytest
 from sklearn.svm import SVC
 
 from bastion.attacks import HopSkipJump
+from bastion.attacks.evasion import hopskipjump
 from bastion.exceptions import InputTypeError, ValidationError
 from bastion.models import SklearnModel
 
@@ -136,3 +137,15 @@ def test_same_seed_gives_the_same_result_and_another_seed_another(digits, digits
 
 def test_is_unbounded():
     assert HopSkipJump().eps is None
+
+
+def test_probes_beyond_the_memory_bound_are_streamed_and_stay_within_the_budget(digits, digits_cnn, monkeypatch):
+    # A bound below one sample's probes forces the slice-by-slice estimate of Eq. 15.
+    monkeypatch.setattr(hopskipjump, "_PROBE_ELEMENTS", 64 * 30)
+    x, y = digits.x_test[:4], digits.y_test[:4]
+    digits_cnn.reset_queries()
+    x_adv = HopSkipJump(max_queries=300).generate(digits_cnn, x, y)
+    assert digits_cnn.queries <= 4 * 300
+    assert np.all(digits_cnn.predict(x_adv) != y)
+    start = HopSkipJump(max_queries=300, max_iterations=1).generate(digits_cnn, x, y)
+    assert np.median(l2(x_adv, x)) < np.median(l2(start, x))

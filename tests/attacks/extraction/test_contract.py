@@ -25,14 +25,18 @@ def cancer_tree(breast_cancer) -> LeafIdentity:
     return LeafIdentity(SklearnModel(estimator))
 
 
-def case(name, breast_cancer, breast_cancer_logistic, cancer_tree):
+def case(name, breast_cancer, breast_cancer_logistic, cancer_tree, *, seed=0):
     """``(attack, target, budget)`` for one attack against a breast_cancer model."""
     pool = breast_cancer.x_train[:120]
     return {
-        "equation-solving": (EquationSolving(), breast_cancer_logistic, 45),
-        "knockoff": (KnockoffNets(pool, sampling="adaptive", epochs=3, round_size=16), breast_cancer_logistic, 45),
-        "jacobian": (JacobianAugmentation(pool[:20], rounds=2, epochs=3), breast_cancer_logistic, 45),
-        "path-finding": (DecisionTreePathFinding(), cancer_tree, 200),
+        "equation-solving": (EquationSolving(seed=seed), breast_cancer_logistic, 45),
+        "knockoff": (
+            KnockoffNets(pool, sampling="adaptive", epochs=3, round_size=16, seed=seed),
+            breast_cancer_logistic,
+            45,
+        ),
+        "jacobian": (JacobianAugmentation(pool[:20], rounds=2, epochs=3, seed=seed), breast_cancer_logistic, 45),
+        "path-finding": (DecisionTreePathFinding(seed=seed), cancer_tree, 200),
     }[name]
 
 
@@ -51,8 +55,8 @@ def test_queries_used_come_from_the_target_and_stay_within_budget(
 
 @pytest.mark.parametrize("name", ATTACKS)
 def test_same_seed_same_stolen_model(name, breast_cancer, breast_cancer_logistic, cancer_tree):
-    attack, target, budget = case(name, breast_cancer, breast_cancer_logistic, cancer_tree)
-    first, second = (attack.extract(target, budget=budget, seed=5) for _ in range(2))
+    attack, target, budget = case(name, breast_cancer, breast_cancer_logistic, cancer_tree, seed=5)
+    first, second = (attack.extract(target, budget=budget) for _ in range(2))
     x = breast_cancer.x_test
     np.testing.assert_array_equal(first.stolen.predict_proba(x), second.stolen.predict_proba(x))
 

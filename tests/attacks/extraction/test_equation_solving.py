@@ -83,8 +83,8 @@ def test_mlp_variant_agrees_with_the_target_on_uniform_inputs(breast_cancer_logi
 
 
 def test_mlp_variant_is_deterministic(breast_cancer, breast_cancer_logistic):
-    attack = EquationSolving(architecture="mlp", hidden=(4,), epochs=5)
-    first, second = (attack.extract(breast_cancer_logistic, budget=60, seed=3) for _ in range(2))
+    attack = EquationSolving(architecture="mlp", hidden=(4,), epochs=5, seed=3)
+    first, second = (attack.extract(breast_cancer_logistic, budget=60) for _ in range(2))
     x = breast_cancer.x_test
     np.testing.assert_array_equal(first.stolen.predict_proba(x), second.stolen.predict_proba(x))
 

@@ -54,8 +54,8 @@ def test_budget_beyond_the_pool_queries_each_image_once(breast_cancer, breast_ca
 
 
 def test_same_seed_gives_the_same_substitute(breast_cancer, breast_cancer_logistic):
-    attack = knockoff(breast_cancer.x_train[:100], sampling="adaptive", epochs=3, round_size=20)
-    first, second = (attack.extract(breast_cancer_logistic, budget=60, seed=1) for _ in range(2))
+    attack = knockoff(breast_cancer.x_train[:100], sampling="adaptive", epochs=3, round_size=20, seed=1)
+    first, second = (attack.extract(breast_cancer_logistic, budget=60) for _ in range(2))
     x = breast_cancer.x_test
     np.testing.assert_array_equal(first.stolen.predict_proba(x), second.stolen.predict_proba(x))
 

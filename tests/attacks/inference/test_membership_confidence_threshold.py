@@ -13,7 +13,7 @@ from bastion.exceptions import CapabilityError
 def test_confidence_threshold_beats_chance_on_an_overfit_model(overfit_mlp, membership_split):
     s = membership_split
     result = evaluate_membership(
-        ConfidenceThreshold(), overfit_mlp, s.x_members, s.y_members, s.x_nonmembers, s.y_nonmembers
+        overfit_mlp, ConfidenceThreshold(), s.x_members, s.y_members, s.x_nonmembers, s.y_nonmembers
     )
     assert result.auc >= 0.6
 

@@ -86,7 +86,7 @@ def test_train_like_refuses_a_custom_module(digits):
 
 def test_evaluate_membership_counts_the_target_queries(digits_mlp, digits):
     result = evaluate_membership(
-        LossThreshold(), digits_mlp, digits.x_train[:30], digits.y_train[:30], digits.x_test[:20], digits.y_test[:20]
+        digits_mlp, LossThreshold(), digits.x_train[:30], digits.y_train[:30], digits.x_test[:20], digits.y_test[:20]
     )
     assert result.queries_used == 50
     assert (result.n_members, result.n_nonmembers) == (30, 20)
@@ -94,7 +94,7 @@ def test_evaluate_membership_counts_the_target_queries(digits_mlp, digits):
 
 def test_evaluate_membership_refuses_a_non_attack(digits_mlp, digits):
     with pytest.raises(InputTypeError, match="`attack` must be a membership attack"):
-        evaluate_membership("loss", digits_mlp, digits.x_train, digits.y_train, digits.x_test, digits.y_test)
+        evaluate_membership(digits_mlp, "loss", digits.x_train, digits.y_train, digits.x_test, digits.y_test)
 
 
 def test_results_are_seed_independent_for_threshold_attacks(digits_mlp, digits):
@@ -150,4 +150,4 @@ def test_make_attack_turns_bad_keywords_into_a_type_error_naming_the_attack():
 
 def test_evaluate_membership_refuses_an_attack_class(digits_mlp, digits):
     with pytest.raises(InputTypeError, match="the class LossThreshold"):
-        evaluate_membership(LossThreshold, digits_mlp, digits.x_test, digits.y_test, digits.x_test, digits.y_test)
+        evaluate_membership(digits_mlp, LossThreshold, digits.x_test, digits.y_test, digits.x_test, digits.y_test)

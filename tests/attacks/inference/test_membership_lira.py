@@ -14,7 +14,7 @@ from bastion.models import SklearnModel
 
 
 def _evaluate(attack, model, split):
-    return evaluate_membership(attack, model, split.x_members, split.y_members, split.x_nonmembers, split.y_nonmembers)
+    return evaluate_membership(model, attack, split.x_members, split.y_members, split.x_nonmembers, split.y_nonmembers)
 
 
 def test_lira_beats_chance_on_an_overfit_model(fitted_lira, overfit_mlp, membership_split):

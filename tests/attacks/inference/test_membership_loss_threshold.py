@@ -14,7 +14,7 @@ from bastion.models import SklearnModel, TorchModel
 
 def _result(model, split):
     return evaluate_membership(
-        LossThreshold(), model, split.x_members, split.y_members, split.x_nonmembers, split.y_nonmembers
+        model, LossThreshold(), split.x_members, split.y_members, split.x_nonmembers, split.y_nonmembers
     )
 
 
@@ -52,7 +52,7 @@ def test_black_box_sklearn_model_leaks_through_its_probabilities(digits):
     flat = digits.x_train.reshape(len(digits.x_train), -1)
     forest = RandomForestClassifier(n_estimators=20, random_state=0).fit(flat, digits.y_train)
     model = SklearnModel(forest, input_shape=digits.input_shape)
-    result = evaluate_membership(LossThreshold(), model, digits.x_train, digits.y_train, digits.x_test, digits.y_test)
+    result = evaluate_membership(model, LossThreshold(), digits.x_train, digits.y_train, digits.x_test, digits.y_test)
     assert result.auc > 0.6
 
 

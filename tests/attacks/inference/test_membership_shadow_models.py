@@ -13,7 +13,7 @@ from bastion.exceptions import CapabilityError, InputTypeError, NotFittedError, 
 
 def test_shadow_models_beat_chance_on_an_overfit_model(fitted_shadow, overfit_mlp, membership_split):
     s = membership_split
-    result = evaluate_membership(fitted_shadow, overfit_mlp, s.x_members, s.y_members, s.x_nonmembers, s.y_nonmembers)
+    result = evaluate_membership(overfit_mlp, fitted_shadow, s.x_members, s.y_members, s.x_nonmembers, s.y_nonmembers)
     assert result.auc >= 0.6
 
 

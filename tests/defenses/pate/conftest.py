@@ -39,8 +39,10 @@ def split(digits) -> Split:
 @pytest.fixture(scope="session")
 def fitted_pate(split) -> PATE:
     """Ten support-vector teachers on disjoint 60-sample shards, GNMax(sigma=2)."""
-    pate = PATE(SVC(C=10), 10, GNMax(2.0), backend="serial", seed=0, progress=False)
-    return pate.fit_teachers(split.x_private, split.y_private)
+    pate = PATE(
+        teacher_factory=SVC(C=10), n_teachers=10, aggregator=GNMax(2.0), backend="serial", seed=0, progress=False
+    )
+    return pate.fit(split.x_private, split.y_private)
 
 
 @pytest.fixture()

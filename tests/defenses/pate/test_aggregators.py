@@ -31,7 +31,9 @@ def two_class_votes(n: int, lead: int) -> np.ndarray:
     return np.tile(np.array([[10 + lead, 10]]), (n, 1))
 
 
-@pytest.mark.parametrize("aggregator", [GNMax(1e-6), LNMax(1e6), ConfidentGNMax(0, 1e-6, 1e-6)])
+@pytest.mark.parametrize(
+    "aggregator", [GNMax(1e-6), LNMax(1e6), ConfidentGNMax(threshold=0, sigma_threshold=1e-6, sigma=1e-6)]
+)
 def test_vanishing_noise_gives_the_plurality_vote(aggregator):
     votes = random_votes() * 1000 + np.arange(10)  # distinct counts: no ties
     labels = aggregator.aggregate(votes, generator=np.random.default_rng(0))
@@ -57,21 +59,28 @@ def test_lnmax_flips_the_label_with_the_laplace_probability():
 def test_confident_gnmax_answers_with_the_threshold_probability():
     threshold, sigma_threshold = 25.0, 4.0
     votes = np.tile(np.array([[22, 8]]), (40_000, 1))
-    labels = ConfidentGNMax(threshold, sigma_threshold, 1.0).aggregate(votes, generator=np.random.default_rng(3))
+    labels = ConfidentGNMax(threshold=threshold, sigma_threshold=sigma_threshold, sigma=1.0).aggregate(
+        votes, generator=np.random.default_rng(3)
+    )
     expected = norm.sf((threshold - 22) / sigma_threshold)
     assert abs(np.mean(labels != UNANSWERED) - expected) < 0.01
 
 
 def test_confident_gnmax_answers_exactly_the_confident_queries_without_noise():
     votes = random_votes()
-    labels = ConfidentGNMax(30, 1e-6, 1e-6).aggregate(votes, generator=np.random.default_rng(0))
+    labels = ConfidentGNMax(threshold=30, sigma_threshold=1e-6, sigma=1e-6).aggregate(
+        votes, generator=np.random.default_rng(0)
+    )
     np.testing.assert_array_equal(labels != UNANSWERED, votes.max(axis=1) >= 30)
 
 
 def test_confident_gnmax_answers_fewer_queries_at_a_higher_threshold():
     votes = random_votes()
     answered = [
-        np.sum(ConfidentGNMax(t, 5, 2).aggregate(votes, generator=np.random.default_rng(0)) != UNANSWERED)
+        np.sum(
+            ConfidentGNMax(threshold=t, sigma_threshold=5, sigma=2).aggregate(votes, generator=np.random.default_rng(0))
+            != UNANSWERED
+        )
         for t in (10, 25, 40)
     ]
     assert answered[0] > answered[1] > answered[2]
@@ -86,7 +95,7 @@ def test_gnmax_and_lnmax_always_answer():
 
 def test_same_generator_seed_gives_the_same_labels():
     votes = random_votes()
-    aggregator = ConfidentGNMax(20, 8, 4)
+    aggregator = ConfidentGNMax(threshold=20, sigma_threshold=8, sigma=4)
     first = aggregator.aggregate(votes, generator=np.random.default_rng(5))
     np.testing.assert_array_equal(first, aggregator.aggregate(votes, generator=np.random.default_rng(5)))
     assert not np.array_equal(first, aggregator.aggregate(votes, generator=np.random.default_rng(6)))
@@ -101,7 +110,7 @@ def test_gnmax_account_charges_every_query():
 
 def test_confident_gnmax_account_charges_the_answer_only_on_answered_queries():
     votes = random_votes(n=50)
-    aggregator = ConfidentGNMax(30, 10, 3)
+    aggregator = ConfidentGNMax(threshold=30, sigma_threshold=10, sigma=3)
     none, every = PrivacyAccountant(), PrivacyAccountant()
     aggregator.account(none, votes, np.full(50, UNANSWERED))
     aggregator.account(every, votes, votes.argmax(axis=1))
@@ -111,11 +120,11 @@ def test_confident_gnmax_account_charges_the_answer_only_on_answered_queries():
 
 def test_confident_gnmax_expected_account_ignores_which_queries_were_answered():
     votes = random_votes(n=50)
-    aggregator = ConfidentGNMax(30, 10, 3)
+    aggregator = ConfidentGNMax(threshold=30, sigma_threshold=10, sigma=3)
     none, every, direct = PrivacyAccountant(), PrivacyAccountant(), PrivacyAccountant()
     aggregator.account(none, votes, np.full(50, UNANSWERED), expected=True)
     aggregator.account(every, votes, votes.argmax(axis=1), expected=True)
-    direct.add_confident_gnmax(votes, 30, 10, 3)
+    direct.add_confident_gnmax(votes, threshold=30, sigma_threshold=10, sigma=3)
     np.testing.assert_array_equal(none.rdp, every.rdp)
     np.testing.assert_array_equal(every.rdp, direct.rdp)
 
@@ -134,9 +143,9 @@ def test_data_independent_accounting_costs_more_under_consensus():
         (lambda: GNMax(0), "sigma"),
         (lambda: GNMax(-1.0), "sigma"),
         (lambda: LNMax(0), "gamma"),
-        (lambda: ConfidentGNMax(-1, 10, 5), "threshold"),
-        (lambda: ConfidentGNMax(10, 0, 5), "sigma_threshold"),
-        (lambda: ConfidentGNMax(10, 10, 0), "sigma"),
+        (lambda: ConfidentGNMax(threshold=-1, sigma_threshold=10, sigma=5), "threshold"),
+        (lambda: ConfidentGNMax(threshold=10, sigma_threshold=0, sigma=5), "sigma_threshold"),
+        (lambda: ConfidentGNMax(threshold=10, sigma_threshold=10, sigma=0), "sigma"),
     ],
 )
 def test_bad_parameters_raise_an_error_naming_them(build, argument):

@@ -241,7 +241,7 @@ def test_accountant_confident_gnmax_charges_threshold_plus_expected_answer():
     votes = simulated_votes(20, seed=6)
     orders = np.array([3.0, 12.0, 48.0])
     accountant = PrivacyAccountant(orders=orders)
-    accountant.add_confident_gnmax(votes, 200, 150, 40)
+    accountant.add_confident_gnmax(votes, threshold=200, sigma_threshold=150, sigma=40)
     expected = np.zeros(3)
     answered = 0.0
     for row in votes:
@@ -259,7 +259,7 @@ def test_accountant_answered_mask_charges_answers_in_full():
     votes = simulated_votes(6, seed=7)
     mask = np.array([True, False, True, False, False, True])
     realised = PrivacyAccountant(orders=[5.0])
-    realised.add_confident_gnmax(votes, 100, 50, 30, answered=mask)
+    realised.add_confident_gnmax(votes, threshold=100, sigma_threshold=50, sigma=30, answered=mask)
     check = threshold_rdp(
         log_pr_answered=threshold_log_pr_answered(votes, threshold=100, sigma=50), sigma=50, orders=[5.0]
     )
@@ -270,12 +270,12 @@ def test_accountant_answered_mask_charges_answers_in_full():
 def test_accountant_sums_large_batches_block_by_block(monkeypatch):
     votes = simulated_votes(10, seed=17)
     whole = PrivacyAccountant()
-    whole.add_confident_gnmax(votes, 200, 150, 40)
+    whole.add_confident_gnmax(votes, threshold=200, sigma_threshold=150, sigma=40)
     whole.add_gnmax(votes, 40)
     whole.add_lnmax(votes, 0.05)
     monkeypatch.setattr(privacy, "_CHUNK", 3)
     blocks = PrivacyAccountant()
-    blocks.add_confident_gnmax(votes, 200, 150, 40)
+    blocks.add_confident_gnmax(votes, threshold=200, sigma_threshold=150, sigma=40)
     blocks.add_gnmax(votes, 40)
     blocks.add_lnmax(votes, 0.05)
     np.testing.assert_allclose(blocks.rdp, whole.rdp, rtol=1e-13)
@@ -285,7 +285,7 @@ def test_epsilon_grows_with_every_query():
     accountant = PrivacyAccountant()
     epsilons = []
     for row in simulated_votes(25, seed=8):
-        accountant.add_confident_gnmax(row, 200, 150, 40)
+        accountant.add_confident_gnmax(row, threshold=200, sigma_threshold=150, sigma=40)
         epsilons.append(accountant.epsilon(1e-5))
     assert np.all(np.diff(epsilons) > 0)
 
@@ -306,7 +306,7 @@ def test_epsilon_decreases_with_sigma():
 
 def test_accountant_spent_reports_order_and_counts():
     accountant = PrivacyAccountant()
-    accountant.add_confident_gnmax(simulated_votes(10, seed=10), 200, 150, 40)
+    accountant.add_confident_gnmax(simulated_votes(10, seed=10), threshold=200, sigma_threshold=150, sigma=40)
     spent = accountant.spent(1e-5)
     assert isinstance(spent, PrivacySpent)
     assert spent.epsilon == accountant.epsilon(1e-5)
@@ -318,7 +318,7 @@ def test_accountant_pinned_to_the_authors_analysis(pinned_votes):
     # Values from the authors' research/pate_2018/core.py and pate_2017/analysis.py (run
     # separately, accumulated as rdp_cumulative.py does) on the six histograms above.
     confident = PrivacyAccountant()
-    confident.add_confident_gnmax(pinned_votes, 200, 150, 40)
+    confident.add_confident_gnmax(pinned_votes, threshold=200, sigma_threshold=150, sigma=40)
     assert confident.spent(1e-5).epsilon == pytest.approx(0.2591221571258891, rel=1e-10)
     assert confident.spent(1e-5).order == 63.5
     assert confident.expected_answered == pytest.approx(2.6899538452335343, rel=1e-12)
@@ -399,7 +399,7 @@ def test_non_positive_sigma_is_rejected(sigma):
     with pytest.raises(ValidationError, match="`sigma`"):
         gnmax_rdp_data_dependent(log_q=-1.0, sigma=sigma, orders=[2])
     with pytest.raises(ValidationError, match="`sigma_threshold`"):
-        PrivacyAccountant().add_confident_gnmax(np.array([3, 1]), 2, sigma, 1)
+        PrivacyAccountant().add_confident_gnmax(np.array([3, 1]), threshold=2, sigma_threshold=sigma, sigma=1)
 
 
 @pytest.mark.parametrize("orders", [[1.0, 2.0], [0.5], [], [2.0, np.nan]])
@@ -432,4 +432,6 @@ def test_bad_conversion_inputs_are_rejected():
     with pytest.raises(ValidationError, match="`conversion`"):
         epsilon_from_rdp([1.0], orders=[2.0], delta=1e-5, conversion="tight")
     with pytest.raises(ValidationError, match="`answered`"):
-        PrivacyAccountant().add_confident_gnmax(np.array([[3, 1], [2, 2]]), 2, 1, 1, answered=[1, 0])
+        PrivacyAccountant().add_confident_gnmax(
+            np.array([[3, 1], [2, 2]]), threshold=2, sigma_threshold=1, sigma=1, answered=[1, 0]
+        )

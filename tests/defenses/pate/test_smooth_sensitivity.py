@@ -132,7 +132,7 @@ def test_analysis_epsilon_agrees_with_accountant():
     votes = simulated_votes(60, seed=1)
     analysis = smooth_sensitivity_analysis(votes, sigma=40, delta=1e-5, threshold=200, sigma_threshold=150)
     accountant = PrivacyAccountant()
-    accountant.add_confident_gnmax(votes, 200, 150, 40)
+    accountant.add_confident_gnmax(votes, threshold=200, sigma_threshold=150, sigma=40)
     assert analysis.epsilon == pytest.approx(accountant.epsilon(1e-5), rel=1e-12)
     assert analysis.expected_answered == pytest.approx(accountant.expected_answered, rel=1e-12)
     assert analysis.smooth_sensitivity > 0 and analysis.beta * analysis.order < 0.5
@@ -158,7 +158,7 @@ def test_analysis_can_skip_orders_where_the_bound_is_unsound():
     # on C6) is unsound: refused by default, skipped with sound_orders_only.
     votes = np.array([[231, 4, 3, 2, 2, 2, 2, 2, 1, 1], [120, 98, 10, 5, 5, 4, 3, 2, 2, 1], [250] + [0] * 9])
     accountant = PrivacyAccountant()
-    accountant.add_confident_gnmax(votes, 200, 150, 40)
+    accountant.add_confident_gnmax(votes, threshold=200, sigma_threshold=150, sigma=40)
     assert not gnmax_sensitivity_conditions_hold(sigma=40, num_classes=10, order=accountant.spent(1e-5).order)
     with pytest.raises(ValidationError, match="C5-C6"):
         smooth_sensitivity_analysis(votes, sigma=40, delta=1e-5, threshold=200, sigma_threshold=150)

@@ -2,7 +2,9 @@
 
 from bastion.attacks.evasion.apgd import APGD
 from bastion.attacks.evasion.apgd_targeted import APGDT
+from bastion.attacks.evasion.base import EvasionAttack
 from bastion.attacks.evasion.carlini_wagner import CarliniWagnerL2
+from bastion.attacks.evasion.evaluation import EvasionResult, evaluate
 from bastion.attacks.evasion.fab import FAB
 from bastion.attacks.evasion.fgsm import FGSM
 from bastion.attacks.evasion.hopskipjump import HopSkipJump
@@ -21,4 +23,17 @@ ATTACKS = {
     "hopskipjump": HopSkipJump,
 }
 
-__all__ = ["APGD", "APGDT", "ATTACKS", "FAB", "FGSM", "PGD", "CarliniWagnerL2", "HopSkipJump", "SquareAttack"]
+__all__ = [
+    "APGD",
+    "APGDT",
+    "ATTACKS",
+    "FAB",
+    "FGSM",
+    "PGD",
+    "CarliniWagnerL2",
+    "EvasionAttack",
+    "EvasionResult",
+    "HopSkipJump",
+    "SquareAttack",
+    "evaluate",
+]

@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from bastion.attacks.base import is_adversarial
 from bastion.attacks.evasion.apgd import APGD
+from bastion.attacks.evasion.base import is_adversarial
 from bastion.exceptions import ValidationError
 from bastion.models.base import require
 from bastion.validation import check_scalar

@@ -9,8 +9,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from bastion.attacks.base import EvasionAttack, check_eps, check_norm, is_adversarial
 from bastion.attacks.evasion.apgd_targeted import ranked_other_classes
+from bastion.attacks.evasion.base import EvasionAttack, check_eps, check_norm, is_adversarial
 from bastion.attacks.norms import norms, per_sample
 from bastion.exceptions import ValidationError
 from bastion.models.base import require

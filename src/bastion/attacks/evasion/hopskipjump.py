@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 from tqdm.auto import tqdm
 
-from bastion.attacks.base import EvasionAttack, check_norm, label_function
+from bastion.attacks.evasion.base import EvasionAttack, check_norm, label_function
 from bastion.attacks.norms import clip_to_range, norms
 from bastion.exceptions import ValidationError
-from bastion.models.base import LABELS
+from bastion.models.base import LABELS, Model
 from bastion.validation import check_scalar, check_seed
 
 # Rows per model call: bounds memory when a batch's probes are evaluated together.
@@ -106,7 +105,14 @@ class HopSkipJump(EvasionAttack):
         self.seed = check_seed(seed)
         self.progress = bool(progress)
 
-    def _attack(self, model: Any, x, labels, targets, generator) -> torch.Tensor:
+    def _attack(
+        self,
+        model: Model,
+        x: torch.Tensor,
+        labels: torch.Tensor,
+        targets: torch.Tensor | None,
+        generator: torch.Generator,
+    ) -> torch.Tensor:
         n = len(x)
         origin = x.reshape(n, -1)
         d = origin.shape[1]
@@ -138,7 +144,8 @@ class HopSkipJump(EvasionAttack):
         reserve = 1 + max(0, math.ceil(math.log2(1 / theta)))
         bar = tqdm(range(1, self.max_iterations + 1), desc="HopSkipJump", disable=not self.progress, leave=False)
         for t in bar:
-            wanted = min(int(self.n_initial_evals * math.sqrt(t)), self.max_evals)
+            # No sample can query more probes than its budget: drawing more would only cost time.
+            wanted = min(int(self.n_initial_evals * math.sqrt(t)), self.max_evals, self.max_queries)
             counts = torch.clamp(self.max_queries - spent - reserve, max=wanted)
             # A sample at distance 0 is adversarial as it is: nothing left to minimise.
             index = (found & (counts >= 1) & (distances > 0)).nonzero().squeeze(1)
@@ -243,28 +250,26 @@ class HopSkipJump(EvasionAttack):
         """Unit estimate of the boundary's normal at ``points`` (Eq. 15) from ``counts`` probes each.
 
         ``probes`` directions are drawn per sample whatever the budget left, so that a larger
-        budget replays the same random stream; only the first ``counts`` are queried.
+        budget replays the same random stream; only the first ``counts`` are queried. Probes
+        are built at most ``_PROBE_ELEMENTS`` numbers at a time: several samples together
+        when they fit, else one sample's probes in slices, summed as they come.
         """
         m, d = points.shape
-        per_chunk = max(1, _PROBE_ELEMENTS // (probes * d))
+        per_chunk = _PROBE_ELEMENTS // (probes * d)
+        if per_chunk == 0:
+            return torch.cat(
+                [
+                    self._streamed_direction(points[i], radius[i], probes, counts[i], owners[i], query, clip, generator)
+                    for i in range(m)
+                ]
+            )
         directions = []
         for start in range(0, m, per_chunk):
             part = slice(start, start + per_chunk)
-            size = len(points[part])
-            shape = (size, probes, d)
-            if self.norm == "2":
-                noise = torch.randn(shape, generator=generator)
-            else:
-                noise = torch.rand(shape, generator=generator) * 2 - 1
-            noise = (noise / noise.norm(dim=2, keepdim=True)).to(points.device)
-            centre, scale = points[part][:, None], radius[part][:, None, None]
-            perturbed = clip_to_range(centre + scale * noise, clip)
-            # The directions actually probed, after clipping to the input range.
-            noise = (perturbed - centre) / scale
-            valid = torch.arange(probes, device=points.device)[None, :] < counts[part][:, None]
-            signs = torch.zeros((size, probes), device=points.device)
-            owner_of_probe = owners[part][:, None].expand(size, probes)[valid]
-            signs[valid] = query(perturbed[valid], owner_of_probe).float() * 2 - 1
+            noise = self._noise((len(points[part]), probes, d), generator).to(points.device)
+            signs, noise, valid = self._probe(
+                points[part], radius[part], noise, 0, counts[part], owners[part], query, clip
+            )
             mean = signs.sum(dim=1) / counts[part]
             # Baseline subtraction, unless all probes agree (then the mean direction is used).
             unanimous = (mean.abs() == 1)[:, None]
@@ -272,6 +277,50 @@ class HopSkipJump(EvasionAttack):
             direction = (weights[:, :, None] * noise).sum(dim=1)
             directions.append(direction / (direction.norm(dim=1, keepdim=True) + 1e-12))
         return torch.cat(directions)
+
+    def _noise(self, shape: tuple[int, ...], generator) -> torch.Tensor:
+        """Unit random directions: Gaussian (L2) or uniform in the cube (L-inf), normalised."""
+        if self.norm == "2":
+            noise = torch.randn(shape, generator=generator)
+        else:
+            noise = torch.rand(shape, generator=generator) * 2 - 1
+        return noise / noise.norm(dim=-1, keepdim=True)
+
+    @staticmethod
+    def _probe(points, radius, noise, first, counts, owners, query, clip):
+        """Query the probes ``first ..`` of each point that its count allows; ``(signs, directions, valid)``."""
+        size, probes = noise.shape[:2]
+        centre, scale = points[:, None], radius[:, None, None]
+        perturbed = clip_to_range(centre + scale * noise, clip)
+        # The directions actually probed, after clipping to the input range.
+        noise = (perturbed - centre) / scale
+        valid = (first + torch.arange(probes, device=points.device))[None, :] < counts[:, None]
+        signs = torch.zeros((size, probes), device=points.device)
+        owner_of_probe = owners[:, None].expand(size, probes)[valid]
+        signs[valid] = query(perturbed[valid], owner_of_probe).float() * 2 - 1
+        return signs, noise, valid
+
+    def _streamed_direction(self, point, radius, probes, count, owner, query, clip, generator) -> torch.Tensor:
+        """Eq. 15 for one point whose probes do not fit in memory at once, slice by slice.
+
+        The baseline-subtracted sum ``sum_j (s_j - mean) u_j`` is ``sum_j s_j u_j - mean sum_j u_j``:
+        both sums and the signs' total accumulate as the slices are queried.
+        """
+        d = point.shape[0]
+        step = max(1, _PROBE_ELEMENTS // d)
+        signed, plain = torch.zeros(d, device=point.device), torch.zeros(d, device=point.device)
+        total = torch.zeros((), device=point.device)
+        for first in range(0, min(probes, int(count)), step):
+            noise = self._noise((1, min(step, probes - first), d), generator).to(point.device)
+            signs, noise, valid = self._probe(
+                point[None], radius[None], noise, first, count[None], owner[None], query, clip
+            )
+            signed += (signs[:, :, None] * noise).sum(dim=(0, 1))
+            plain += (valid[:, :, None] * noise).sum(dim=(0, 1))
+            total += signs.sum()
+        mean = total / count
+        direction = signed if mean.abs() == 1 else signed - mean * plain
+        return (direction / (direction.norm() + 1e-12))[None]
 
     def _step_search(self, points, update, steps, owners, query, spent, clip) -> tuple[torch.Tensor, torch.Tensor]:
         """Geometric step-size search: halve each step until the moved point is adversarial."""

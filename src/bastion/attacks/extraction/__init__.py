@@ -1,6 +1,7 @@
 """Extraction attacks: steal a model through its prediction API, within a query budget.
 
-Every attack is one class with ``extract(model, *, budget, seed=0) -> ExtractionResult``
+Every attack is one class (its ``seed`` in ``__init__``) with
+``extract(model, *, budget) -> ExtractionResult``
 and works on any black-box bastion Model (see :mod:`bastion.attacks.extraction.base` for
 the budget guard and how fidelity is measured off the attacker's budget).
 """

@@ -12,21 +12,22 @@ from sklearn.linear_model import LogisticRegression
 
 from bastion.attacks.extraction.base import ExtractionAttack, QueryBudget, uniform_inputs
 from bastion.exceptions import ValidationError
-from bastion.models.base import LABELS, SCORES, require
+from bastion.limits import check_allocation
+from bastion.models.base import LABELS, SCORES, Model, require
 from bastion.models.sklearn import SklearnModel
 from bastion.models.torch import TorchModel
 from bastion.models.training import fit
 from bastion.models.zoo import mlp
-from bastion.validation import check_choice, check_scalar
+from bastion.validation import check_choice, check_scalar, check_seed
 
 ARCHITECTURES = ("logistic", "mlp")
 
 
-def _n_features(model: Any) -> int:
+def _n_features(model: Model) -> int:
     return int(np.prod(model.input_shape))
 
 
-def design_points(model: Any, n: int, rng: np.random.Generator) -> np.ndarray:
+def design_points(model: Model, n: int, rng: np.random.Generator) -> np.ndarray:
     """The ``n`` inputs equation solving queries, ``(n, *model.input_shape)`` float32.
 
     The first ``d + 1`` form an orthogonal design around the centre of the input box: the
@@ -179,6 +180,7 @@ class EquationSolving(ExtractionAttack):
             knows the architecture).
         epochs, lr, batch_size: optimisation of the MLP fit (``"mlp"`` only).
         progress: show a progress bar while fitting.
+        seed: seeds every random choice; same seed, same stolen model.
 
     Example:
         >>> result = EquationSolving().extract(model, budget=31)
@@ -196,6 +198,7 @@ class EquationSolving(ExtractionAttack):
         lr: float = 3e-3,
         batch_size: int = 128,
         progress: bool = False,
+        seed: int = 0,
     ) -> None:
         self.architecture = check_choice(architecture, "architecture", ARCHITECTURES)
         self.hidden = tuple(check_scalar(h, "hidden", kind=int, low=1) for h in hidden)
@@ -203,16 +206,17 @@ class EquationSolving(ExtractionAttack):
         self.lr = check_scalar(lr, "lr", low=0, include_low=False)
         self.batch_size = check_scalar(batch_size, "batch_size", kind=int, low=1)
         self.progress = bool(progress)
+        self.seed = check_seed(seed)
 
-    def minimum_budget(self, model: Any) -> int:
+    def minimum_budget(self, model: Model) -> int:
         """``d + 1``: fewer answers cannot determine a linear model of ``d`` features."""
         require(model, LABELS, "EquationSolving.minimum_budget")
         return _n_features(model) + 1
 
-    def _minimum_reason(self, model: Any) -> str:
+    def _minimum_reason(self, model: Model) -> str:
         return "d + 1 queries determine a logistic model of d features"
 
-    def unknowns(self, model: Any) -> int:
+    def unknowns(self, model: Model) -> int:
         """The number of parameters the attack solves for against ``model``."""
         d, k = _n_features(model), model.n_classes
         if self.architecture == "logistic":
@@ -220,7 +224,23 @@ class EquationSolving(ExtractionAttack):
         widths = (d, *self.hidden, k)
         return sum((a + 1) * b for a, b in itertools.pairwise(widths))
 
+    def _check_memory(self, target: Any, budget: int) -> None:
+        """Refuse a budget whose buffers would not fit ``bastion.limits``, before any query.
+
+        The queries are ``budget x d``; the logistic solve adds the ``(d + 1)^2`` design, the
+        sparse system of ``budget (k - 1)`` equations of ``2 (d + 1)`` entries each, and its
+        dense normal matrix of side ``(k - 1)(d + 1)`` (float64).
+        """
+        d, k = _n_features(target), target.n_classes
+        what = f"EquationSolving with `budget`={budget} against {d} features and {k} classes"
+        check_allocation((budget, d), 8, f"{what}: the queries")
+        if self.architecture == "logistic":
+            check_allocation((d + 1, d + 1), 8, f"{what}: the design")
+            check_allocation((budget, k - 1, 2 * (d + 1)), 16, f"{what}: the linear system")
+            check_allocation(((k - 1) * (d + 1),) * 2, 8, f"{what}: the normal equations")
+
     def _steal(self, target: QueryBudget, budget: int, seed: int) -> Any:
+        self._check_memory(target, budget)
         rng = np.random.default_rng(seed)
         if self.architecture == "logistic":
             x = design_points(target, budget, rng)

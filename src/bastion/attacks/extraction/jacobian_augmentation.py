@@ -12,9 +12,9 @@ from tqdm.auto import tqdm
 from bastion.attacks.evasion.fgsm import FGSM
 from bastion.attacks.extraction.base import ExtractionAttack, ExtractionResult, QueryBudget
 from bastion.attacks.extraction.substitutes import Builder, as_model, build_substitute, check_architecture
-from bastion.models.base import LABELS
+from bastion.models.base import LABELS, Model
 from bastion.models.training import fit
-from bastion.validation import check_inputs, check_scalar
+from bastion.validation import check_inputs, check_scalar, check_seed
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,7 @@ class JacobianAugmentation(ExtractionAttack):
             epochs, from its previous weights).
         transfer_eps: L-inf budget of the transferred FGSM examples.
         progress: show progress bars.
+        seed: seeds every random choice; same seed, same stolen model.
 
     Example:
         >>> attack = JacobianAugmentation(x_seed, rounds=6)
@@ -93,6 +94,7 @@ class JacobianAugmentation(ExtractionAttack):
         batch_size: int = 32,
         transfer_eps: float = 0.3,
         progress: bool = False,
+        seed: int = 0,
     ) -> None:
         self.seed_set = check_inputs(seed_set, "seed_set")
         self.rounds = check_scalar(rounds, "rounds", kind=int, low=0)
@@ -104,12 +106,13 @@ class JacobianAugmentation(ExtractionAttack):
         self.batch_size = check_scalar(batch_size, "batch_size", kind=int, low=1)
         self.transfer_eps = check_scalar(transfer_eps, "transfer_eps", low=0)
         self.progress = bool(progress)
+        self.seed = check_seed(seed)
 
-    def minimum_budget(self, model: Any) -> int:
+    def minimum_budget(self, model: Model) -> int:
         """The seed set's size: every seed must be labelled."""
         return len(self.seed_set)
 
-    def _minimum_reason(self, model: Any) -> str:
+    def _minimum_reason(self, model: Model) -> str:
         return f"the {len(self.seed_set)} seed inputs must be labelled"
 
     def _steal(self, target: QueryBudget, budget: int, seed: int) -> Any:
@@ -150,7 +153,7 @@ class JacobianAugmentation(ExtractionAttack):
         (gradient,) = torch.autograd.grad(chosen, inputs)
         return torch.sign(gradient).numpy()
 
-    def _extra(self, stolen: Any, target: Any, x_eval: np.ndarray, y_eval: np.ndarray | None) -> dict[str, Any]:
+    def _extra(self, stolen: Model, target: Model, x_eval: np.ndarray, y_eval: np.ndarray | None) -> dict[str, Any]:
         clean = target.predict(x_eval)
         reference = clean if y_eval is None else y_eval
         adversarial = FGSM(self.transfer_eps).generate(stolen, x_eval, reference)

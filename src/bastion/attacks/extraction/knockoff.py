@@ -14,7 +14,7 @@ from bastion.attacks.extraction.substitutes import Builder, as_model, build_subs
 from bastion.exceptions import ValidationError
 from bastion.models.base import LABELS, SCORES
 from bastion.models.training import fit
-from bastion.validation import check_choice, check_inputs, check_labels, check_scalar
+from bastion.validation import check_choice, check_inputs, check_labels, check_scalar, check_seed
 
 SAMPLINGS = ("random", "adaptive")
 OUTPUTS = ("probabilities", "labels")
@@ -87,6 +87,7 @@ class KnockoffNets(ExtractionAttack):
         round_size: queries per bandit round (``"adaptive"``).
         bandit_lr: step size of the gradient bandit's preference update.
         progress: show progress bars.
+        seed: seeds every random choice; same seed, same stolen model.
 
     Raises:
         ValidationError: bad pool, choices or hyperparameters; ``"certainty"`` or
@@ -113,6 +114,7 @@ class KnockoffNets(ExtractionAttack):
         round_size: int = 100,
         bandit_lr: float = 0.1,
         progress: bool = False,
+        seed: int = 0,
     ) -> None:
         self.pool = check_inputs(pool, "pool")
         self.sampling = check_choice(sampling, "sampling", SAMPLINGS)
@@ -139,6 +141,7 @@ class KnockoffNets(ExtractionAttack):
         self.bandit_lr = check_scalar(bandit_lr, "bandit_lr", low=0, include_low=False)
         self.progress = bool(progress)
         self.requires = SCORES if self.output == "probabilities" else LABELS
+        self.seed = check_seed(seed)
 
     def _steal(self, target: QueryBudget, budget: int, seed: int) -> Any:
         pool = target.check_x(self.pool, "pool")
@@ -174,10 +177,13 @@ class KnockoffNets(ExtractionAttack):
     def _adaptive(
         self, target: QueryBudget, pool: np.ndarray, n_queries: int, rng: np.random.Generator, seed: int
     ) -> tuple[np.ndarray, np.ndarray]:
-        groups = self.groups
-        if groups is None:
+        if self.groups is None:
             flat = pool.reshape(len(pool), -1)
             groups = KMeans(n_clusters=self.n_clusters, n_init=3, random_state=seed).fit_predict(flat)
+        else:
+            # Dense ids 0..a-1 of the groups that occur: sparse ids (say 0 and 10^9) must not
+            # size the bandit's arrays.
+            groups = np.unique(self.groups, return_inverse=True)[1].reshape(-1)
         n_actions = int(groups.max()) + 1
         unused = [list(rng.permutation(np.flatnonzero(groups == a))) for a in range(n_actions)]
         preferences = np.zeros(n_actions)

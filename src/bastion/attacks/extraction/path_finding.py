@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 
 from bastion.attacks.extraction.base import ExtractionAttack, QueryBudget
-from bastion.models.base import LABELS, SCORES, BaseModel, require
+from bastion.models.base import LABELS, SCORES, BaseModel, Model, require
 from bastion.models.wrappers import LEAVES
-from bastion.validation import check_scalar
+from bastion.validation import check_scalar, check_seed
 
 CHUNK = 256
 
@@ -73,6 +73,7 @@ class DecisionTreePathFinding(ExtractionAttack):
 
     Args:
         epsilon: precision of each bound, in input units.
+        seed: seeds every random choice; same seed, same stolen model.
 
     Example:
         >>> target = LeafIdentity(SklearnModel(DecisionTreeClassifier(max_depth=5).fit(x, y)))
@@ -82,15 +83,16 @@ class DecisionTreePathFinding(ExtractionAttack):
 
     requires = LEAVES
 
-    def __init__(self, *, epsilon: float = 1e-3) -> None:
+    def __init__(self, *, epsilon: float = 1e-3, seed: int = 0) -> None:
         self.epsilon = check_scalar(epsilon, "epsilon", low=0, include_low=False)
+        self.seed = check_seed(seed)
 
-    def minimum_budget(self, model: Any) -> int:
+    def minimum_budget(self, model: Model) -> int:
         """``1 + 2 d``: identify the first leaf and test both ends of each feature's line."""
         require(model, LABELS, "DecisionTreePathFinding.minimum_budget")
         return 1 + 2 * int(np.prod(model.input_shape))
 
-    def _minimum_reason(self, model: Any) -> str:
+    def _minimum_reason(self, model: Model) -> str:
         return "one query for the first leaf and 2 d to bound it"
 
     def _steal(self, target: QueryBudget, budget: int, seed: int) -> Any:

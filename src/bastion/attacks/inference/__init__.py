@@ -14,20 +14,13 @@ Four attacks, one protocol (``fit(model, x_population, y_population)`` then
 :func:`membership_leakage` is the one-call audit of a model's leakage.
 """
 
-from bastion.attacks.inference.base import (
-    MembershipAttack,
-    MembershipResult,
-    RocCurve,
-    evaluate_membership,
-    membership_metrics,
-    roc_auc,
-    roc_curve,
-    tpr_at_fpr,
-)
+from bastion.attacks.inference.base import MembershipAttack
 from bastion.attacks.inference.confidence_threshold import ConfidenceThreshold
+from bastion.attacks.inference.evaluation import MembershipResult, evaluate_membership, membership_metrics
 from bastion.attacks.inference.leakage import ATTACKS, make_attack, membership_leakage
 from bastion.attacks.inference.lira import LiRA
 from bastion.attacks.inference.loss_threshold import LossThreshold
+from bastion.attacks.inference.metrics import RocCurve, roc_auc, roc_curve, tpr_at_fpr
 from bastion.attacks.inference.reference import train_like
 from bastion.attacks.inference.shadow_models import ShadowModels
 

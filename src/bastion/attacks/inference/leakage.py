@@ -7,12 +7,14 @@ from typing import Any
 
 import numpy as np
 
-from bastion.attacks.inference.base import MembershipAttack, MembershipResult, evaluate_membership
+from bastion.attacks.inference.base import MembershipAttack
 from bastion.attacks.inference.confidence_threshold import ConfidenceThreshold
+from bastion.attacks.inference.evaluation import MembershipResult, evaluate_membership
 from bastion.attacks.inference.lira import LiRA
 from bastion.attacks.inference.loss_threshold import LossThreshold
 from bastion.attacks.inference.shadow_models import ShadowModels
 from bastion.exceptions import BastionError, InputTypeError, ValidationError
+from bastion.models.base import Model
 from bastion.validation import check_choice, check_seed
 
 ATTACKS: dict[str, type[MembershipAttack]] = {
@@ -42,7 +44,7 @@ def make_attack(name: str, **kwargs: Any) -> MembershipAttack:
 
 
 def membership_leakage(
-    model: Any,
+    model: Model,
     x_members: np.ndarray,
     y_members: np.ndarray,
     x_nonmembers: np.ndarray,
@@ -102,5 +104,5 @@ def membership_leakage(
             attack.fit(model, x_population, y_population)
         else:
             attack = make_attack(method)
-        results[method] = evaluate_membership(attack, model, x_members, y_members, x_nonmembers, y_nonmembers)
+        results[method] = evaluate_membership(model, attack, x_members, y_members, x_nonmembers, y_nonmembers)
     return results

@@ -210,7 +210,7 @@ class ConfidentGNMax(Aggregator):
 
     name = "confident-gnmax"
 
-    def __init__(self, threshold: float, sigma_threshold: float, sigma: float) -> None:
+    def __init__(self, *, threshold: float, sigma_threshold: float, sigma: float) -> None:
         self.threshold = check_scalar(threshold, "threshold", low=0)
         self.sigma_threshold = check_scalar(sigma_threshold, "sigma_threshold", low=0, include_low=False)
         self.sigma = check_scalar(sigma, "sigma", low=0, include_low=False)
@@ -242,9 +242,9 @@ class ConfidentGNMax(Aggregator):
         """
         accountant.add_confident_gnmax(
             votes,
-            self.threshold,
-            self.sigma_threshold,
-            self.sigma,
+            threshold=self.threshold,
+            sigma_threshold=self.sigma_threshold,
+            sigma=self.sigma,
             answered=None if expected else np.asarray(labels) != UNANSWERED,
             data_independent=data_independent,
         )
@@ -288,7 +288,7 @@ def make_aggregator(
         return LNMax(gamma)
     if name == "gnmax":
         return GNMax(sigma)
-    return ConfidentGNMax(threshold, sigma_threshold, sigma)
+    return ConfidentGNMax(threshold=threshold, sigma_threshold=sigma_threshold, sigma=sigma)
 
 
 __all__ = [

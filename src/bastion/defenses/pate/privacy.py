@@ -53,13 +53,14 @@ expected cost (threshold cost plus ``Pr[answered]`` times the GNMax cost).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from scipy.special import log_ndtr
 
 from bastion.exceptions import InputTypeError, ValidationError
+from bastion.mixins import ResultMixin
 from bastion.validation import check_choice, check_scalar
 
 #: The authors' order grid: 2, 2.5, ..., 100.5 then 100 log-spaced orders from 100 to 500.
@@ -595,7 +596,7 @@ def _sum_in_chunks(costs: Any, n: int) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class PrivacySpent:
+class PrivacySpent(ResultMixin):
     """An ``(epsilon, delta)``-DP guarantee read from a :class:`PrivacyAccountant`.
 
     Attributes:
@@ -615,10 +616,6 @@ class PrivacySpent:
     expected_answered: float
     conversion: str
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dictionary of the fields."""
-        return asdict(self)
-
 
 class PrivacyAccountant:
     """Sums the data-dependent RDP of PATE's aggregators over the queries of one student.
@@ -635,7 +632,8 @@ class PrivacyAccountant:
 
     Example:
         >>> accountant = PrivacyAccountant()
-        >>> accountant.add_confident_gnmax(np.array([[240, 6, 4], [130, 110, 10]]), 200, 150, 40)
+        >>> votes = np.array([[240, 6, 4], [130, 110, 10]])
+        >>> accountant.add_confident_gnmax(votes, threshold=200, sigma_threshold=150, sigma=40)
         >>> round(accountant.epsilon(1e-5), 3), round(accountant.expected_answered, 3)
         (0.17, 0.926)
     """
@@ -689,10 +687,10 @@ class PrivacyAccountant:
     def add_confident_gnmax(
         self,
         votes: Any,
+        *,
         threshold: float,
         sigma_threshold: float,
         sigma: float,
-        *,
         answered: Any = None,
         data_independent: bool = False,
     ) -> None:
