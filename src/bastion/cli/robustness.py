@@ -67,7 +67,7 @@ def robustness_command(
     data: Annotated[str, typer.Option(help="Dataset whose test split is evaluated.")] = "digits",
     norm: Annotated[str, typer.Option(help="Threat model: inf or 2.")] = "inf",
     version: Annotated[
-        str, typer.Option(help="Ensemble: standard (AutoAttack's) or fast (about ten times cheaper).")
+        str, typer.Option(help="Ensemble: standard (AutoAttack's) or fast (about seven times cheaper).")
     ] = "standard",
     n_samples: Annotated[int, typer.Option(help="Test samples evaluated, drawn at random with --seed.")] = 200,
     seed: Annotated[int, typer.Option(help="Seeds the data split, the sample draw and the attacks.")] = 0,

@@ -152,7 +152,7 @@ def default_attacks(
     APGD-T's place.
 
     ``"fast"`` is for sweeps: APGD-CE, untargeted APGD-DLR (PGD on the margin for two
-    classes) and Square with 1,000 queries, about a tenth of the cost of ``"standard"`` on
+    classes) and Square with 1,000 queries, about a seventh of the cost of ``"standard"`` on
     robust models and usually within a point or two of it.
 
     Returns:
