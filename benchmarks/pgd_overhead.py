@@ -20,10 +20,9 @@ import argparse
 import numpy as np
 import torch
 
-import bastion
 from bastion.attacks.evasion import PGD
-from bastion.models import TorchModel, fit, zoo
-from benchmarks.evasion import floor_run, interleaved
+from bastion.models import TorchModel, zoo
+from benchmarks.evasion import floor_run, interleaved, train
 from benchmarks.report import machine, write_section
 
 COMMAND = "python -m benchmarks.pgd_overhead"
@@ -32,17 +31,8 @@ STEPS = (20, 100)
 
 
 def digits_model() -> tuple[TorchModel, np.ndarray, np.ndarray, float]:
-    data = bastion.load("digits", seed=0)
-    module = fit(
-        zoo.small_cnn(data.input_shape, data.n_classes, seed=0),
-        data.x_train,
-        data.y_train,
-        epochs=15,
-        seed=0,
-        progress=False,
-    )
-    model = TorchModel(module, input_shape=data.input_shape, n_classes=data.n_classes, batch_size=N)
-    return model, data.x_test[:N], data.y_test[:N], 0.1
+    model, x, y = train()
+    return model, x[:N], y[:N], 0.1
 
 
 def synthetic_model() -> tuple[TorchModel, np.ndarray, np.ndarray, float]:
