@@ -8,7 +8,9 @@ poisoning (label flips, injection, backdoors; sanitization, micro-models).
 from typing import Any
 
 from bastion.data import Dataset, load
+from bastion.determinism import is_deterministic, set_deterministic
 from bastion.exceptions import BastionError
+from bastion.limits import set_limits
 from bastion.models import SklearnModel, TorchModel
 
 __version__ = "0.1.0"
@@ -23,4 +25,15 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'bastion' has no attribute {name!r}")
 
 
-__all__ = ["BastionError", "Dataset", "SklearnModel", "TorchModel", "__version__", "assess", "load"]
+__all__ = [
+    "BastionError",
+    "Dataset",
+    "SklearnModel",
+    "TorchModel",
+    "__version__",
+    "assess",
+    "is_deterministic",
+    "load",
+    "set_deterministic",
+    "set_limits",
+]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -28,6 +29,10 @@ from bastion.exceptions import ValidationError
 
 _GIB = 1 << 30
 _ENVIRONMENT = "BASTION_MAX_BYTES"
+
+
+class LimitWarning(UserWarning):
+    """A limit setting that bastion could not use (the default applies instead)."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +53,14 @@ def _from_environment() -> Limits:
     except ValueError:
         value = 0
     if value <= 0:
-        raise ValidationError(f"environment variable {_ENVIRONMENT} must be a positive number of bytes, got {raw!r}")
+        # Read at import, before any caller could catch an error: keep the default, say so.
+        warnings.warn(
+            f"environment variable {_ENVIRONMENT} must be a positive number of bytes, got {raw!r}; "
+            f"using the default {Limits().max_bytes}",
+            LimitWarning,
+            stacklevel=2,
+        )
+        return Limits()
     return Limits(max_bytes=value)
 
 

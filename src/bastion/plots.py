@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 import matplotlib
 import numpy as np
-from matplotlib.figure import Figure
 
 from bastion.exceptions import ValidationError
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
     from bastion.attacks.evasion.robustness import RobustnessResult
     from bastion.attacks.inference.evaluation import MembershipResult
@@ -35,10 +35,18 @@ if TYPE_CHECKING:
 DPI = 120
 
 
-def new_figure(figsize: tuple[float, float]) -> tuple[Figure, Axes]:
-    """A figure with one set of axes, detached from ``pyplot`` (no backend is selected)."""
+def new_figure(
+    figsize: tuple[float, float], *, rows: int = 1, cols: int = 1, squeeze: bool = True
+) -> tuple[Figure, Axes]:
+    """A figure with one set of axes (or a ``rows x cols`` grid), detached from ``pyplot``.
+
+    No backend is selected and no global figure is left open.
+    """
+    # Imported here: matplotlib is slow to import and most commands draw nothing.
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=figsize)
-    return figure, figure.subplots()
+    return figure, figure.subplots(rows, cols, squeeze=squeeze)
 
 
 def save_figure(figure: Figure, path: str | Path, *, dpi: int = DPI) -> Path:

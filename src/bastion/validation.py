@@ -82,6 +82,35 @@ def check_seed(seed: Any, name: str = "seed") -> int:
     return check_scalar(seed, name, kind=int, low=0, high=2**32 - 1)
 
 
+# Array kinds that are numbers on a line: unsigned, signed, floating. Booleans, complex
+# numbers, dates, strings and objects are refused *before* any cast could hide them.
+_REAL_KINDS = frozenset("uif")
+
+
+def as_real_array(value: Any, name: str, *, what: str = "a numeric array") -> np.ndarray:
+    """``value`` as a numpy array of real numbers, without casting anything away.
+
+    Torch tensors are accepted (detached from their graph first: bastion never
+    differentiates through its inputs).
+
+    Raises:
+        InputTypeError: not convertible, or of a dtype that is not unsigned, signed or
+            floating (booleans, complex numbers, dates, strings and objects are refused).
+    """
+    detach = getattr(value, "detach", None)
+    try:
+        if callable(detach) and hasattr(value, "cpu"):
+            value = detach().cpu().numpy()
+        array = np.asarray(value)
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise InputTypeError(f"`{name}` must be {what}: {error}") from error
+    if array.dtype.kind not in _REAL_KINDS:
+        kind = {"b": "booleans", "c": "complex numbers"}.get(array.dtype.kind, "")
+        got = f"{kind} (dtype {array.dtype})" if kind else f"dtype {array.dtype}"
+        raise InputTypeError(f"`{name}` must be {what} of real numbers, got {got}")
+    return array
+
+
 def check_inputs(
     x: Any,
     name: str = "x",
@@ -105,14 +134,7 @@ def check_inputs(
     """
     if isinstance(x, (str, bytes)) or x is None:
         raise InputTypeError(f"`{name}` must be a numeric array, got {type(x).__name__}")
-    try:
-        array = np.asarray(x)
-    except (TypeError, ValueError) as error:
-        raise InputTypeError(f"`{name}` must be a numeric array: {error}") from error
-    if array.dtype == bool or not np.issubdtype(array.dtype, np.number):
-        raise InputTypeError(f"`{name}` must be a numeric array, got dtype {array.dtype}")
-    if np.iscomplexobj(array):
-        raise InputTypeError(f"`{name}` must be real-valued, got dtype {array.dtype}")
+    array = as_real_array(x, name)
     if sample_shape is not None:
         expected = (None, *tuple(sample_shape))
         if array.shape[1:] != tuple(sample_shape) or array.ndim != len(expected):
@@ -152,11 +174,9 @@ def check_labels(y: Any, name: str = "y", *, n_samples: int | None = None, n_cla
     """
     if y is None or isinstance(y, (str, bytes)):
         raise InputTypeError(f"`{name}` must be an integer array, got {type(y).__name__}")
-    labels = np.asarray(y)
+    labels = as_real_array(y, name, what="integer class labels")
     if labels.ndim != 1:
         raise ValidationError(f"`{name}` must be one-dimensional (n,), got shape {labels.shape}")
-    if labels.dtype == bool or not np.issubdtype(labels.dtype, np.number):
-        raise InputTypeError(f"`{name}` must hold integer class labels, got dtype {labels.dtype}")
     integral = np.issubdtype(labels.dtype, np.integer)
     if not integral and not (np.all(np.isfinite(labels)) and np.all(labels == np.round(labels))):
         raise ValidationError(f"`{name}` must hold integer class labels, got non-integral values")

@@ -18,7 +18,7 @@ import torch
 
 from bastion.exceptions import ValidationError
 from bastion.models import onnx_graph
-from bastion.models.base import LABELS, SCORES, BaseModel, check_clip, check_input_shape
+from bastion.models.base import LABELS, SCORES, BaseModel, check_answer_labels, check_clip, check_input_shape
 from bastion.models.onnx_graph import producer_of, read_onnx, tensor_dims
 from bastion.models.onnx_torch import LogProbabilities, onnx_to_torch
 from bastion.models.torch import TorchModel
@@ -160,7 +160,13 @@ class OnnxModel(BaseModel):
                 # A graph exported with a fixed batch size: pad, then drop the padding.
                 padding = np.repeat(batch[-1:], self.batch_size - real, axis=0)
                 batch = np.concatenate([batch, padding])
-            (result,) = self._session.run([self._output_name], {self._input_name: batch})
+            try:
+                (result,) = self._session.run([self._output_name], {self._input_name: batch})
+            except Exception as error:  # onnxruntime's own exception classes, raised from C++
+                raise ValidationError(
+                    f"onnxruntime failed to run the ONNX model on a batch of shape {batch.shape}: "
+                    f"{type(error).__name__}: {error}"
+                ) from error
             pieces.append(np.asarray(result)[:real])
         return np.concatenate(pieces)
 
@@ -182,7 +188,7 @@ class OnnxModel(BaseModel):
             return super().predict(x)
         x = self.check_x(x)
         self._count(len(x))
-        return self._run(x).reshape(len(x)).astype(np.int64)
+        return check_answer_labels(self._run(x), len(x), self.n_classes, "OnnxModel")
 
     def to_torch(self, *, batch_size: int = 256, device: str | torch.device = "cpu") -> TorchModel:
         """The same graph as a white-box :class:`~bastion.models.TorchModel` (see :func:`onnx_to_torch`).

@@ -22,7 +22,7 @@ from torch import nn
 from torch.nn import functional
 
 from bastion.exceptions import ValidationError
-from bastion.models.onnx_graph import graph_input, opset_version, producer_of, read_onnx
+from bastion.models.onnx_graph import describe, graph_input, opset_version, producer_of, read_onnx
 
 _TORCH_DTYPES = {
     onnx.TensorProto.FLOAT: torch.float32,
@@ -347,7 +347,7 @@ class OnnxGraphModule(nn.Module):
             self._add_tensor(tensor.name, numpy_helper.to_array(tensor), f"initializer_{index}")
         self._nodes: list[tuple[str, list[str], list[str], dict[str, Any]]] = []
         for index, node in enumerate(nodes):
-            where = f"ONNX node {node.name or node.output[0]!r}"
+            where = f"ONNX node {describe(node)!r}"
             if node.op_type not in OPERATORS:
                 raise ValidationError(
                     f"{where} uses operator {node.op_type!r}, which bastion cannot convert to torch; "

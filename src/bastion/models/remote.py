@@ -24,7 +24,15 @@ from typing import Any
 import numpy as np
 
 from bastion.exceptions import AccessDeniedError, BudgetExceededError, RemoteError, ValidationError
-from bastion.models.base import LABELS, SCORES, BaseModel, check_clip, check_input_shape
+from bastion.models.base import (
+    LABELS,
+    SCORES,
+    BaseModel,
+    check_answer,
+    check_answer_labels,
+    check_clip,
+    check_input_shape,
+)
 from bastion.validation import check_scalar
 
 RETRIED = (429, 503)
@@ -115,7 +123,9 @@ class RemoteModel(BaseModel):
         x = self.check_x(x)
         labels = []
         for i in range(0, len(x), self.batch_size):
-            labels.append(np.asarray(self._predict(x[i : i + self.batch_size])["labels"], dtype=np.int64))
+            batch = x[i : i + self.batch_size]
+            answer = self._predict(batch)
+            labels.append(check_answer_labels(_field(answer, "labels"), len(batch), self.n_classes, repr(self)))
             # Count per answered batch: a batch refused by the quota was not answered.
             self._count(len(labels[-1]))
         return np.concatenate(labels)
@@ -127,7 +137,10 @@ class RemoteModel(BaseModel):
         x = self.check_x(x)
         scores = []
         for i in range(0, len(x), self.batch_size):
-            scores.append(np.asarray(self._predict(x[i : i + self.batch_size])["scores"], dtype=np.float32))
+            batch = x[i : i + self.batch_size]
+            answer = _field(self._predict(batch), "scores")
+            # The server's policy may round or drop confidences: scores in [0, 1], not distributions.
+            scores.append(check_answer(answer, len(batch), self.n_classes, repr(self), kind="scores"))
             self._count(len(scores[-1]))
         return np.concatenate(scores)
 
@@ -183,6 +196,12 @@ class RemoteModel(BaseModel):
 
     def __repr__(self) -> str:
         return f"RemoteModel({self.url!r}, policy={self.policy!r})"
+
+
+def _field(answer: Any, key: str) -> Any:
+    if not isinstance(answer, dict) or key not in answer:
+        raise RemoteError(f"the server's answer lacks {key!r}: {str(answer)[:200]}")
+    return answer[key]
 
 
 def _detail(response: Any) -> tuple[str, str]:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from bastion.exceptions import InputTypeError, NotFittedError, ValidationError
-from bastion.models.base import LABELS, SCORES, BaseModel, check_clip, check_input_shape
+from bastion.models.base import LABELS, SCORES, BaseModel, check_answer_labels, check_clip, check_input_shape
 
 
 class SklearnModel(BaseModel):
@@ -66,7 +66,8 @@ class SklearnModel(BaseModel):
         """Class labels, ``(n,)`` int64; counts ``n`` queries."""
         x = self.check_x(x)
         self._count(len(x))
-        return np.asarray(self.estimator.predict(x.reshape(len(x), -1))).astype(np.int64)
+        labels = self.estimator.predict(x.reshape(len(x), -1))
+        return check_answer_labels(labels, len(x), self.n_classes, repr(self))
 
     def __repr__(self) -> str:
         return f"SklearnModel({type(self.estimator).__name__}, n_classes={self.n_classes})"

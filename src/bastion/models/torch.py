@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from bastion.exceptions import InputTypeError, ValidationError
-from bastion.models.base import GRADIENTS, LABELS, SCORES, BaseModel, check_clip, check_input_shape
+from bastion.models.base import GRADIENTS, LABELS, SCORES, BaseModel, check_answer, check_clip, check_input_shape
 from bastion.validation import check_labels, check_scalar
 
 
@@ -125,6 +125,12 @@ class TorchModel(BaseModel):
                 f"`device` must be a torch device such as 'cpu' or 'cuda:0', got {device!r}"
             ) from error
         self.module = module.to(self.device).eval()
+        for name, tensor in self.module.state_dict().items():
+            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+                raise ValidationError(
+                    f"`module` holds NaN or infinite weights in {name!r}: the training that produced it diverged, "
+                    "or its file is corrupt; every answer it gives would be meaningless"
+                )
         width = module_output_width(self.module, self.input_shape, "input_shape")
         if width != self.n_classes:
             raise ValidationError(
@@ -161,7 +167,7 @@ class TorchModel(BaseModel):
             self.logits_tensor(self.to_tensor(x[start : start + self.batch_size]))
             for start in range(0, len(x), self.batch_size)
         ]
-        return torch.cat(outputs).float().cpu().numpy()
+        return check_answer(torch.cat(outputs).float().cpu().numpy(), len(x), self.n_classes, repr(self), kind="logits")
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """Logits, ``(n, n_classes)`` float32; counts ``n`` queries."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,27 @@ def _check_targets(y: Any, n_samples: int) -> np.ndarray:
             raise ValidationError("`y` soft labels must be finite, non-negative rows that sum to 1")
         return array.astype(np.float32)
     return check_labels(array, "y", n_samples=n_samples)
+
+
+def check_loss(loss: float, *, lr: float, epoch: int | None = None, who: str = "training") -> float:
+    """Refuse a loss that is NaN or infinite: training diverged, and every later step is garbage.
+
+    Args:
+        loss: the batch loss just computed (already a Python float).
+        lr: the learning rate, for the message.
+        epoch: the epoch it was computed in (from 1), for the message, if known.
+        who: what was training.
+
+    Raises:
+        ValidationError: naming the epoch and ``lr``.
+    """
+    if not math.isfinite(loss):
+        raise ValidationError(
+            f"{who} diverged: the loss became {loss}{'' if epoch is None else f' in epoch {epoch}'} with "
+            f"`lr`={lr:g}; lower `lr`, "
+            "or check the inputs' scale and the labels (the model is left in its diverged state)"
+        )
+    return loss
 
 
 def fit(
@@ -55,7 +77,8 @@ def fit(
         description: the progress bar's label.
 
     Raises:
-        ValidationError: bad shapes, labels or hyperparameters.
+        ValidationError: bad shapes, labels or hyperparameters, or a loss that became NaN
+            or infinite (training diverged).
     """
     if not isinstance(module, nn.Module):
         raise InputTypeError(f"`module` must be a torch.nn.Module, got {type(module).__name__}")
@@ -88,7 +111,7 @@ def fit(
     with torch.random.fork_rng(devices=[]), torch.enable_grad():
         torch.manual_seed(seed)
         bar = tqdm(range(epochs), desc=description, disable=not progress, leave=False)
-        for _ in bar:
+        for epoch in bar:
             order = torch.randperm(len(x), generator=generator).to(device)
             total = 0.0
             for start in range(0, len(x), batch_size):
@@ -98,7 +121,7 @@ def fit(
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-                total += loss.item()
+                total += check_loss(loss.item(), epoch=epoch + 1, lr=lr, who=description)
             bar.set_postfix(loss=f"{total / n_batches:.4f}")
     module.eval()
     return module

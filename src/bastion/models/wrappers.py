@@ -25,6 +25,9 @@ from bastion.validation import check_scalar, check_seed
 class _Forwarding(BaseModel):
     """A black-box view of another Model: same task, its own query counter."""
 
+    # A policy may round or drop confidences: its rows need not sum to 1.
+    answers = "scores"
+
     def __init__(self, model: Any, who: str) -> None:
         super().__init__()
         require(model, LABELS, who)

@@ -17,7 +17,7 @@ from pathlib import Path
 import onnx
 from google.protobuf.message import DecodeError
 
-from bastion.models.onnx_graph import STANDARD_DOMAINS, _graphs
+from bastion.models.onnx_graph import STANDARD_DOMAINS, all_graphs, all_tensors
 from bastion.scan.collector import Collector
 from bastion.scan.findings import Finding
 
@@ -32,18 +32,8 @@ def _finding(severity: str, check: str, what: str, member: str, node: str = "") 
     return Finding(severity, check, what, member=member, node=node, instead=_INSTEAD)
 
 
-def _tensors(model: onnx.ModelProto):
-    for graph in _graphs(model.graph):
-        yield from graph.initializer
-        for node in graph.node:
-            for attribute in node.attribute:
-                if attribute.type == onnx.AttributeProto.TENSOR:
-                    yield attribute.t
-                yield from attribute.tensors
-
-
 def _nodes(model: onnx.ModelProto):
-    for graph in _graphs(model.graph):
+    for graph in all_graphs(model):
         yield from graph.node
     for function in model.functions:
         yield from function.node
@@ -123,7 +113,7 @@ def _expected_bytes(tensor: onnx.TensorProto) -> int | None:
 
 
 def _check_tensors(model: onnx.ModelProto, member: str, collector: Collector, folder: Path | None) -> None:
-    for tensor in _tensors(model):
+    for tensor in all_tensors(model):
         if tensor.data_location == onnx.TensorProto.EXTERNAL:
             _check_external(tensor, member, collector, folder)
             continue

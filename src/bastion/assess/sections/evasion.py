@@ -114,7 +114,7 @@ def _variant(context: Any, variant: str) -> Any:
     started = time.perf_counter()
     if variant == "adversarial_training":
         defense = AdversarialTraining(
-            "pgd",
+            method="pgd",
             eps=section["train_eps"],
             steps=section["train_steps"],
             norm=section["norm"],
@@ -125,7 +125,7 @@ def _variant(context: Any, variant: str) -> Any:
             progress=False,
             seed=context.seed,
         )
-        defense.fit(build(), dataset)
+        defense.fit(build, dataset)
     else:
         defense = DefensiveDistillation(
             temperature=section["distillation_temperature"],
