@@ -20,7 +20,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import matplotlib
 import numpy as np
 
 from bastion.exceptions import ValidationError
@@ -65,6 +64,8 @@ def save_figure(figure: Figure, path: str | Path, *, dpi: int = DPI) -> Path:
 def figure_svg(figure: Figure) -> str:
     """``figure`` as one ``<svg>`` element to inline in HTML: text drawn as paths (no font
     needed to view it), no XML header, no metadata."""
+    import matplotlib
+
     buffer = io.StringIO()
     with matplotlib.rc_context({"svg.fonttype": "path", "svg.hashsalt": "bastion"}):
         figure.tight_layout()
@@ -236,8 +237,7 @@ def adversarial_examples_figure(
     """
     clean, adversarial = np.asarray(clean), np.asarray(adversarial)
     n, images = len(clean), clean.ndim == 4
-    figure = Figure(figsize=(max(1.5 * n, 4), 4.8 if images else 3.2))
-    grid = figure.subplots(3 if images else 2, n, squeeze=False)
+    figure, grid = new_figure((max(1.5 * n, 4), 4.8 if images else 3.2), rows=3 if images else 2, cols=n, squeeze=False)
 
     def caption(kind: str, label: int, confidence: float | None) -> str:
         return f"{kind}\n'{classes[label]}'" + ("" if confidence is None else f" {confidence:.0%}")
@@ -304,8 +304,8 @@ def poisoning_figure(
 
 def trigger_figure(clean: Any, triggered: Any, *, labels: tuple[str, str] = ("clean", "triggered")) -> Figure:
     """A clean input beside the same input carrying a backdoor trigger."""
-    figure = Figure(figsize=(3.2, 2.0))
-    for axes, x, label in zip(figure.subplots(1, 2), (clean, triggered), labels, strict=True):
+    figure, grid = new_figure((3.2, 2.0), cols=2)
+    for axes, x, label in zip(grid, (clean, triggered), labels, strict=True):
         _show_input(axes, x, label)
     return figure
 
