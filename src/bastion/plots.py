@@ -20,7 +20,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import matplotlib
 import numpy as np
 
 from bastion.exceptions import ValidationError
@@ -65,6 +64,8 @@ def save_figure(figure: Figure, path: str | Path, *, dpi: int = DPI) -> Path:
 def figure_svg(figure: Figure) -> str:
     """``figure`` as one ``<svg>`` element to inline in HTML: text drawn as paths (no font
     needed to view it), no XML header, no metadata."""
+    import matplotlib
+
     buffer = io.StringIO()
     with matplotlib.rc_context({"svg.fonttype": "path", "svg.hashsalt": "bastion"}):
         figure.tight_layout()
