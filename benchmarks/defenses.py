@@ -83,14 +83,16 @@ def train_all(data: bastion.Dataset) -> list[Row]:
     # Wong et al.'s recipe (their MNIST code): Adam, cyclic learning rate peaking at 5e-3.
     schedule = {"epochs": EPOCHS, "lr": AT_LR, "lr_schedule": "cyclic", "progress": False}
     trainers = {
-        "PGD-7 AT": AdversarialTraining("pgd", eps=EPS, steps=7, **schedule),
-        "FGSM-RS AT": AdversarialTraining("fgsm_rs", eps=FGSM_RS_TRAIN_EPS, **{**schedule, "epochs": FGSM_RS_EPOCHS}),
-        "TRADES (beta 6)": AdversarialTraining("trades", eps=EPS, steps=10, beta=6.0, **schedule),
+        "PGD-7 AT": AdversarialTraining(method="pgd", eps=EPS, steps=7, **schedule),
+        "FGSM-RS AT": AdversarialTraining(
+            method="fgsm_rs", eps=FGSM_RS_TRAIN_EPS, **{**schedule, "epochs": FGSM_RS_EPOCHS}
+        ),
+        "TRADES (beta 6)": AdversarialTraining(method="trades", eps=EPS, steps=10, beta=6.0, **schedule),
     }
     for name, trainer in trainers.items():
         with warnings.catch_warnings(record=True):
             warnings.simplefilter("always")
-            model = trainer.fit(small_cnn(data), data)
+            model = trainer.fit(lambda: small_cnn(data), data).model_
         note = f"{len(trainer.history_)} epochs" + (f", trained at eps {trainer.eps:g}" if trainer.eps != EPS else "")
         if trainer.catastrophic_overfitting_:
             note += f", catastrophic overfitting detected, kept epoch {trainer.best_epoch_}"
@@ -100,7 +102,7 @@ def train_all(data: bastion.Dataset) -> list[Row]:
         log.info("%s trained in %.1f s", name, trainer.seconds_)
 
     distiller = DefensiveDistillation(temperature=TEMPERATURE, epochs=DISTILLATION_EPOCHS, progress=False)
-    model = distiller.fit(lambda: small_cnn(data), data)
+    model = distiller.fit(lambda: small_cnn(data), data).model_
     rows.append(
         Row(
             f"distilled (T={TEMPERATURE:g})",

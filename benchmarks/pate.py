@@ -85,8 +85,8 @@ def _point(pate: PATE, setting: str, data: bastion.Dataset, n_private: int, quer
         labeling = pate.label(x_public, max_queries=queries, delta=DELTA, y_public=y_public)
     if labeling.n_answered == 0 or len(np.unique(labeling.labels)) < data.n_classes:
         return None
-    plain = pate.fit_student(SVC(C=10), x_public, labeling=labeling)
-    spread = pate.fit_student(SVC(C=10), x_public, labeling=labeling, label_spreading=SPREADING_NEIGHBORS)
+    plain = pate.fit_student(SVC(C=10), x_public, labeling=labeling).model_
+    spread = pate.fit_student(SVC(C=10), x_public, labeling=labeling, label_spreading=SPREADING_NEIGHBORS).model_
     return Point(
         setting=setting,
         n_teachers=pate.n_teachers,
@@ -131,7 +131,7 @@ def digits_curve(data: bastion.Dataset) -> tuple[list[Point], dict[str, float], 
                 aggregator=aggregator,
                 backend="serial",
                 progress=False,
-            ).fit_teachers(x_private, y_private)
+            ).fit(x_private, y_private)
             teachers = fitted[key]
             ensembles[f"{n_teachers} {kind} teachers"] = (
                 float(np.mean(teachers.teacher_predictions(data.x_test) == data.y_test)),
@@ -177,7 +177,7 @@ def seed_check(data: bastion.Dataset, best: Point, spreading: bool) -> dict[int,
                 backend="serial",
                 seed=seed,
                 progress=False,
-            ).fit_teachers(x_private, y_private)
+            ).fit(x_private, y_private)
             affordable = [
                 q
                 for q in (*(q for q in QUERIES if q < len(x_public)), len(x_public))
@@ -224,16 +224,16 @@ def membership_rows(data: bastion.Dataset) -> list[tuple[str, float, float, floa
     # The non-private model: the same MLP trained long on the private data, as teams do.
     module = fit(build(seed=0), x_private, y_private, epochs=150, lr=3e-3, seed=0, progress=False)
     targets = {"non-private MLP (trained on the private data)": TorchModel(module, input_shape=shape, n_classes=k)}
-    pate = PATE(
-        teacher_factory=SVC(C=10), n_teachers=50, aggregator=GNMax(5), backend="serial", progress=False
-    ).fit_teachers(x_private, y_private)
+    pate = PATE(teacher_factory=SVC(C=10), n_teachers=50, aggregator=GNMax(5), backend="serial", progress=False).fit(
+        x_private, y_private
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         labeling = pate.label(x_public, max_queries=347, delta=DELTA)
     trainer = TorchTrainer(build, epochs=150, lr=3e-3)
     targets[f"PATE student MLP (50 teachers, GNMax(5), eps {labeling.epsilon:.1f})"] = pate.fit_student(
         trainer, x_public, labeling=labeling
-    )
+    ).model_
     rows = []
     for name, model in targets.items():
         for attack in (LossThreshold(), ConfidenceThreshold()):
@@ -270,7 +270,7 @@ def scale_run() -> dict[str, object]:
         for name, backend in (("1 process (serial)", SerialBackend()), ("2 processes (local)", LocalBackend(2))):
             pate = PATE(teacher_factory=teacher, n_teachers=250, aggregator=aggregator, backend=backend, progress=False)
             start = time.perf_counter()
-            pate.fit_teachers(x_private, y_private)
+            pate.fit(x_private, y_private)
             timings[name] = min(timings.get(name, np.inf), time.perf_counter() - start)
             fitted[name] = pate
     serial, local = fitted.values()
@@ -283,7 +283,7 @@ def scale_run() -> dict[str, object]:
     for queries in (500, 2000):
         labeling = pate.label(x_public, max_queries=queries, delta=DELTA, y_public=y_public)
         covered = len(np.unique(labeling.labels)) == data.n_classes
-        student = pate.fit_student(SVC(C=10), x_public, labeling=labeling) if covered else None
+        student = pate.fit_student(SVC(C=10), x_public, labeling=labeling).model_ if covered else None
         runs.append((labeling, None if student is None else accuracy(student, data.x_test, data.y_test)))
         print(queries, labeling.n_answered, labeling.epsilon, runs[-1][1], flush=True)
     baseline = SVC(C=10).fit(x_private[:10_000], y_private[:10_000])
@@ -321,10 +321,10 @@ mnist = load("mnist/")
 teacher = TorchTrainer(functools.partial(zoo.small_cnn, (1, 28, 28), 10), epochs=10, lr=1e-3)
 aggregator = ConfidentGNMax(threshold=200, sigma_threshold=150, sigma=40)
 pate = PATE(teacher_factory=teacher, n_teachers=250, aggregator=aggregator, backend="local")
-pate.fit_teachers(mnist.x_train, mnist.y_train)
+pate.fit(mnist.x_train, mnist.y_train)
 x_public, x_eval, y_eval = mnist.x_test[:9000], mnist.x_test[9000:], mnist.y_test[9000:]
 labeling = pate.label(x_public, max_queries=640, delta=1e-5)
-student = pate.fit_student(teacher, x_public, labeling=labeling, self_training_rounds=2, confidence=0.95)
+student = pate.fit_student(teacher, x_public, labeling=labeling, self_training_rounds=2, confidence=0.95).model_
 print(labeling.n_answered, labeling.epsilon, labeling.epsilon_smooth_sensitivity,
       (student.predict(x_eval) == y_eval).mean())
 ```

@@ -21,6 +21,15 @@ def digits() -> bastion.Dataset:
 
 
 @pytest.fixture(scope="session")
+def digits_small(digits) -> bastion.Dataset:
+    """digits restricted to classes 0-3 (about 540 training images): poisoning tests train on it."""
+    train, test = digits.y_train < 4, digits.y_test < 4
+    return bastion.Dataset.from_arrays(
+        digits.x_train[train], digits.y_train[train], digits.x_test[test], digits.y_test[test], name="digits 0-3"
+    )
+
+
+@pytest.fixture(scope="session")
 def breast_cancer() -> bastion.Dataset:
     """The breast-cancer table, min-max scaled on the training split."""
     return bastion.load("breast_cancer", seed=0)

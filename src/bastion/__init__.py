@@ -5,6 +5,8 @@ inference; PATE), adversarial examples (evasion; adversarial training, distillat
 poisoning (label flips, injection, backdoors; sanitization, micro-models).
 """
 
+from typing import Any
+
 from bastion.data import Dataset, load
 from bastion.determinism import is_deterministic, set_deterministic
 from bastion.exceptions import BastionError
@@ -13,12 +15,23 @@ from bastion.models import SklearnModel, TorchModel
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str) -> Any:
+    # ``bastion.assess(model, data)`` without importing the assessment machinery up front.
+    if name == "assess":
+        import bastion.assess
+
+        return bastion.assess
+    raise AttributeError(f"module 'bastion' has no attribute {name!r}")
+
+
 __all__ = [
     "BastionError",
     "Dataset",
     "SklearnModel",
     "TorchModel",
     "__version__",
+    "assess",
     "is_deterministic",
     "load",
     "set_deterministic",

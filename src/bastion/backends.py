@@ -29,16 +29,12 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 from tqdm.auto import tqdm
 
-from bastion.exceptions import BastionError, InputTypeError
+from bastion.exceptions import BackendUnavailableError, InputTypeError
 from bastion.validation import check_choice, check_scalar, check_seed
 
 logger = logging.getLogger(__name__)
 
 BACKENDS = ("local", "serial", "ray")
-
-
-class BackendUnavailableError(BastionError, ImportError):
-    """A backend's optional dependency (for example ``ray``) is not installed."""
 
 
 @runtime_checkable

@@ -11,6 +11,7 @@ not know bastion::
     ├── NotFittedError (RuntimeError)     an estimator used before ``fit``
     ├── BudgetExceededError (RuntimeError) a query budget would be overrun
     ├── UnsafeFileError (ValueError)      a file format bastion refuses to load
+    ├── BackendUnavailableError (ImportError) an execution backend's optional dependency is missing
     ├── AccessDeniedError (PermissionError) a server refused the API key (missing, wrong, revoked)
     └── RemoteError (ConnectionError)     a remote model could not answer (down, 503, retries spent)
 
@@ -47,6 +48,10 @@ class BudgetExceededError(BastionError, RuntimeError):
 
 class UnsafeFileError(BastionError, ValueError):
     """A file in a format bastion refuses to load (pickle, untrusted code, ...)."""
+
+
+class BackendUnavailableError(BastionError, ImportError):
+    """A backend's optional dependency (for example ``ray``) is not installed."""
 
 
 class AccessDeniedError(BastionError, PermissionError):

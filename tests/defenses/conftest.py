@@ -15,8 +15,8 @@ def pgd_trainer(digits) -> AdversarialTraining:
 
     Compare it with the undefended ``digits_mlp`` of the same architecture.
     """
-    trainer = AdversarialTraining("pgd", eps=0.2, steps=3, epochs=8, lr=3e-3, progress=False, seed=0)
-    trainer.fit(zoo.mlp(digits.input_shape, digits.n_classes, hidden=(64,), seed=0), digits)
+    trainer = AdversarialTraining(method="pgd", eps=0.2, steps=3, epochs=8, lr=3e-3, progress=False, seed=0)
+    trainer.fit(lambda: zoo.mlp(digits.input_shape, digits.n_classes, hidden=(64,), seed=0), digits)
     return trainer
 
 

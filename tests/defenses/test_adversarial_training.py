@@ -9,8 +9,9 @@ from torch.nn import functional
 
 from bastion.attacks import APGD, PGD, SquareAttack, evaluate, robustness
 from bastion.attacks.evasion.base import objective_gradient
-from bastion.defenses import AdversarialTraining, CatastrophicOverfittingWarning, EpochRecord
-from bastion.defenses.adversarial_training import _AscentTarget, cyclic_factor
+from bastion.attacks.evasion.pgd import ascent
+from bastion.defenses import AdversarialTraining, CatastrophicOverfittingWarning, EpochRecord, adversarial_training
+from bastion.defenses.adversarial_training import cyclic_factor
 from bastion.exceptions import InputTypeError, ValidationError
 from bastion.models import TorchModel, zoo
 
@@ -72,40 +73,52 @@ def test_fit_returns_a_fresh_torch_model_in_eval_mode(pgd_trainer):
 
 def test_training_attacks_every_minibatch_with_bastion_pgd(small_digits, monkeypatch):
     calls = []
-    original = PGD.perturb
+    original = adversarial_training.ascent
 
-    def counting(self, model, x, labels, generator, **kwargs):
-        calls.append((self.steps, self.eps, len(x)))
-        return original(self, model, x, labels, generator, **kwargs)
+    def counting(objective, x, **kwargs):
+        calls.append((kwargs["steps"], kwargs["eps"], len(x)))
+        return original(objective, x, **kwargs)
 
-    monkeypatch.setattr(PGD, "perturb", counting)
-    AdversarialTraining("pgd", eps=0.1, steps=2, epochs=1, batch_size=64, monitor_size=0, progress=False).fit(
-        mlp(small_digits), small_digits
+    monkeypatch.setattr(adversarial_training, "ascent", counting)
+    AdversarialTraining(method="pgd", eps=0.1, steps=2, epochs=1, batch_size=64, monitor_size=0, progress=False).fit(
+        lambda: mlp(small_digits), small_digits
     )
     assert calls == [(2, 0.1, 64)] * 4
 
 
-def test_ascent_target_steps_along_the_sign_of_the_cross_entropy_gradient(digits, digits_mlp):
+def test_training_ascent_steps_along_the_sign_of_the_cross_entropy_gradient(digits, digits_mlp):
     x = torch.as_tensor(digits.x_test[:32])
     y = torch.as_tensor(digits.y_test[:32])
-    target = _AscentTarget(digits_mlp.module, lambda z: functional.cross_entropy(z, y, reduction="none"), (0.0, 1.0))
-    _, via_target, logits = objective_gradient(target, x, torch.zeros_like(y), None, "margin")
+
+    def training_objective(x_adv):
+        return functional.cross_entropy(digits_mlp.module(x_adv), y, reduction="none")
+
+    stepped = ascent(
+        training_objective,
+        x,
+        eps=1.0,
+        alpha=0.01,
+        steps=1,
+        norm="inf",
+        clip=(-10.0, 10.0),
+        generator=torch.Generator().manual_seed(0),
+        random_start=False,
+    )
     _, direct, _ = objective_gradient(digits_mlp, x, y, None, "ce")
-    assert torch.equal(via_target.sign(), direct.sign())
-    assert (logits.argmax(dim=1) == 0).all()
+    assert torch.equal((stepped - x).sign(), direct.sign())
 
 
 def test_fgsm_rs_trains_with_one_step_of_one_and_a_quarter_eps(small_digits):
-    trainer = AdversarialTraining("fgsm_rs", eps=0.1, epochs=3, lr=1e-2, batch_size=32, progress=False)
+    trainer = AdversarialTraining(method="fgsm_rs", eps=0.1, epochs=3, lr=1e-2, batch_size=32, progress=False)
     assert (trainer.steps, trainer.alpha) == (1, pytest.approx(0.125))
-    model = trainer.fit(mlp(small_digits), small_digits)
+    model = trainer.fit(lambda: mlp(small_digits), small_digits).model_
     assert trainer.history_[-1].adversarial_loss < trainer.history_[0].adversarial_loss
     assert (model.predict(small_digits.x_train) == small_digits.y_train).mean() > 0.2
 
 
 def test_trades_reports_clean_and_adversarial_losses_and_its_objective(small_digits):
-    trainer = AdversarialTraining("trades", eps=0.2, steps=3, beta=6.0, epochs=2, progress=False)
-    trainer.fit(mlp(small_digits), small_digits)
+    trainer = AdversarialTraining(method="trades", eps=0.2, steps=3, beta=6.0, epochs=2, progress=False)
+    trainer.fit(lambda: mlp(small_digits), small_digits)
     record = trainer.history_[-1]
     # TRADES minimises CE(clean) + beta * KL >= CE(clean).
     assert record.objective >= record.clean_loss
@@ -115,23 +128,27 @@ def test_trades_reports_clean_and_adversarial_losses_and_its_objective(small_dig
 def test_catastrophic_overfitting_warns_restores_the_best_epoch_and_stops(small_digits, monkeypatch):
     accuracies = iter([0.5, 0.6, 0.2, 0.9])
     monkeypatch.setattr(AdversarialTraining, "_monitor", lambda self, *args: next(accuracies))
-    trainer = AdversarialTraining("fgsm_rs", eps=0.2, epochs=4, progress=False)
+    trainer = AdversarialTraining(method="fgsm_rs", eps=0.2, epochs=4, progress=False)
     with pytest.warns(CatastrophicOverfittingWarning, match="epoch 3"):
-        model = trainer.fit(mlp(small_digits), small_digits)
+        model = trainer.fit(lambda: mlp(small_digits), small_digits).model_
     assert trainer.catastrophic_overfitting_
     assert trainer.best_epoch_ == 2
     assert len(trainer.history_) == 3
 
     accuracies = iter([0.5, 0.6])
-    two_epochs = AdversarialTraining("fgsm_rs", eps=0.2, epochs=2, progress=False).fit(mlp(small_digits), small_digits)
+    two_epochs = (
+        AdversarialTraining(method="fgsm_rs", eps=0.2, epochs=2, progress=False)
+        .fit(lambda: mlp(small_digits), small_digits)
+        .model_
+    )
     for restored, reference in zip(model.module.parameters(), two_epochs.module.parameters(), strict=True):
         assert torch.equal(restored, reference)
 
 
 def test_same_seed_gives_the_same_weights(small_digits):
     def train(seed):
-        trainer = AdversarialTraining("pgd", eps=0.1, steps=2, epochs=1, progress=False, seed=seed)
-        return trainer.fit(mlp(small_digits), small_digits).module.state_dict()
+        trainer = AdversarialTraining(method="pgd", eps=0.1, steps=2, epochs=1, progress=False, seed=seed)
+        return trainer.fit(lambda: mlp(small_digits), small_digits).model_.module.state_dict()
 
     first, second, other = train(0), train(0), train(1)
     assert all(torch.equal(first[k], second[k]) for k in first)
@@ -139,7 +156,11 @@ def test_same_seed_gives_the_same_weights(small_digits):
 
 
 def test_trained_model_stays_within_the_eps_threat_model_of_its_attacks(small_digits):
-    model = AdversarialTraining("pgd", eps=0.1, steps=2, epochs=1, progress=False).fit(mlp(small_digits), small_digits)
+    model = (
+        AdversarialTraining(method="pgd", eps=0.1, steps=2, epochs=1, progress=False)
+        .fit(lambda: mlp(small_digits), small_digits)
+        .model_
+    )
     result = evaluate(model, PGD(0.1, steps=5), small_digits.x_test, small_digits.y_test)
     assert result.perturbation_linf_max <= 0.1 + 1e-6
 
@@ -166,8 +187,15 @@ def test_cyclic_schedule_peaks_at_two_fifths_and_ends_at_zero(small_digits, monk
 
     monkeypatch.setattr(torch.optim.Adam, "step", recording)
     AdversarialTraining(
-        "fgsm_rs", eps=0.1, epochs=5, lr=5e-3, lr_schedule="cyclic", batch_size=128, monitor_size=0, progress=False
-    ).fit(mlp(small_digits), small_digits)
+        method="fgsm_rs",
+        eps=0.1,
+        epochs=5,
+        lr=5e-3,
+        lr_schedule="cyclic",
+        batch_size=128,
+        monitor_size=0,
+        progress=False,
+    ).fit(lambda: mlp(small_digits), small_digits)
     assert rates == pytest.approx([5e-3 * cyclic_factor(step, 10) for step in range(10)])
 
 
@@ -190,7 +218,7 @@ def test_bad_hyperparameters_raise_a_clear_error(kwargs, message):
 
 def test_fit_rejects_what_is_not_a_module_or_a_dataset(small_digits):
     trainer = AdversarialTraining(eps=0.1, progress=False)
-    with pytest.raises(InputTypeError, match=r"`module` must be a torch\.nn\.Module"):
-        trainer.fit("small_cnn", small_digits)
+    with pytest.raises(InputTypeError, match=r"`module_factory` must return a torch\.nn\.Module"):
+        trainer.fit(lambda: "small_cnn", small_digits)
     with pytest.raises(InputTypeError, match="`dataset` must be a bastion Dataset"):
-        trainer.fit(mlp(small_digits), (small_digits.x_train, small_digits.y_train))
+        trainer.fit(lambda: mlp(small_digits), (small_digits.x_train, small_digits.y_train))

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import functools
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -139,3 +141,13 @@ def test_non_callable_factory_and_bad_data_are_refused(traffic_train):
 def test_recognise_before_clean_raises_not_fitted():
     with pytest.raises(NotFittedError):
         MicroModels(NGramSensor).recognise([b"GET /"])
+
+
+@pytest.mark.parametrize("page", ["docs/micromodels.md", "README.md"])
+def test_documented_examples_run(page, capsys):
+    text = (Path(__file__).resolve().parents[2] / page).read_text()
+    if page == "README.md":
+        text = text.split("## Poisoning: sanitizing", 1)[1]
+    code = re.search(r"```python\n(.*?)```", text, re.DOTALL).group(1)
+    exec(compile(code, page, "exec"), {})
+    assert capsys.readouterr().out.strip()

@@ -241,3 +241,19 @@ def test_unknown_format_is_refused(tmp_path):
     (tmp_path / "model.h5").write_bytes(b"\x89HDF\r\n")
     with pytest.raises(ValidationError, match=r"unknown model format"):
         io.load(tmp_path / "model.h5")
+
+
+def test_load_with_need_gradients_gives_the_white_box_view_of_an_onnx_graph(tmp_path, tiny_module, tiny_model, tiny_x):
+    path = tmp_path / "tiny.onnx"
+    path.write_bytes(export(tiny_module, SHAPE))
+    assert isinstance(io.load(path), OnnxModel)
+    white_box = io.load(path, need="gradients")
+    assert isinstance(white_box, TorchModel)
+    np.testing.assert_allclose(white_box.predict_proba(tiny_x), tiny_model.predict_proba(tiny_x), atol=1e-5)
+
+
+def test_load_refuses_an_unknown_need(tmp_path, tiny_module):
+    path = tmp_path / "tiny.onnx"
+    path.write_bytes(export(tiny_module, SHAPE))
+    with pytest.raises(ValidationError, match="`need` must be one of"):
+        io.load(path, need="weights")

@@ -327,6 +327,15 @@ def npz_object_array(folder: Path, marker: Path) -> Path:
     return path
 
 
+def joblib_payload(folder: Path, marker: Path) -> Path:
+    """A payload after raw array data and one inside an object array: joblib writes both between opcodes."""
+    import joblib
+
+    path = folder / "model.joblib"
+    joblib.dump({"weights": np.arange(64.0), "extra": np.array([_System(marker)], dtype=object)}, path)
+    return path
+
+
 def broken_after_payload(folder: Path, marker: Path) -> Path:
     """The payload's REDUCE runs, then the stream breaks (no STOP): pickle.load still ran it."""
     data = pickle.dumps(_System(marker), protocol=2)[:-1] + b"\xff\xfe"
@@ -522,6 +531,16 @@ def clean_numpy(folder: Path, marker: Path) -> Path:
     return folder / "arrays.npz"
 
 
+def clean_joblib_sklearn(folder: Path, marker: Path) -> Path:
+    import joblib
+    from sklearn.ensemble import RandomForestClassifier
+
+    x = np.random.default_rng(0).random((40, 3))
+    path = folder / "forest.joblib"
+    joblib.dump(RandomForestClassifier(n_estimators=3, random_state=0).fit(x, np.arange(40) % 2), path)
+    return path
+
+
 def clean_pickled_arrays(folder: Path, marker: Path) -> Path:
     data = {"x": np.arange(6, dtype=np.float32).reshape(2, 3), "names": ["a", "b"], "t": torch.ones(2)}
     return _write(folder, "arrays.pkl", pickle.dumps(data, protocol=4))
@@ -534,81 +553,81 @@ MALICIOUS = [
             reduce_protocol(p),
             "pickle.dangerous-call",
             "critical",
-            f"__reduce__ to os.system, pickle protocol {p}",
+            f"`__reduce__` to `os.system`, pickle protocol {p}",
         )
         for p in range(6)
     ),
-    Case("builtins_exec", exec_payload, "pickle.dangerous-call", "critical", "__reduce__ to builtins.exec"),
+    Case("builtins_exec", exec_payload, "pickle.dangerous-call", "critical", "`__reduce__` to `builtins.exec`"),
     Case(
         "stack_global_memo",
         stack_global_memo,
         "pickle.dangerous-call",
         "critical",
-        "STACK_GLOBAL from memoized strings (BINGET)",
+        "`STACK_GLOBAL` from memoized strings (`BINGET`)",
     ),
     Case(
         "stack_global_detour",
         stack_global_detour,
         "pickle.dangerous-call",
         "critical",
-        "STACK_GLOBAL through DUP/POP and MARK/POP_MARK detours",
+        "`STACK_GLOBAL` through `DUP`/`POP` and `MARK`/`POP_MARK` detours",
     ),
     Case(
         "functools_partial",
         partial_chain,
         "pickle.dangerous-call",
         "critical",
-        "__reduce__ chain through a pickled functools.partial",
+        "`__reduce__` chain through a pickled `functools.partial`",
     ),
     Case(
         "functools_partial_explicit",
         partial_explicit,
         "pickle.dangerous-call",
         "critical",
-        "REDUCE(functools.partial(os.system, cmd)) then a call with no arguments",
+        "`REDUCE(functools.partial(os.system, cmd))`, then a call with no arguments",
     ),
     Case(
         "getattr_import_chain",
         getattr_chain,
         "pickle.dangerous-call",
         "critical",
-        "getattr(__import__('os'), 'system'): no os global in the stream",
+        "`getattr(__import__('os'), 'system')`: no `os` global in the stream",
     ),
-    Case("nested_pickle", nested_pickle, "pickle.dangerous-call", "critical", "pickle.loads of a nested pickle"),
+    Case("nested_pickle", nested_pickle, "pickle.dangerous-call", "critical", "`pickle.loads` of a nested pickle"),
     Case(
         "nested_in_storage_bytes",
         nested_torch_bytes,
         "pickle.dangerous-call",
         "critical",
-        "nested pickle in torch.storage._load_from_bytes bytes",
+        "nested pickle in `torch.storage._load_from_bytes` bytes",
     ),
     Case(
         "torch_zip_payload",
         torch_zip_payload,
         "pickle.dangerous-call",
         "critical",
-        "torch.save checkpoint with a payload object",
+        "`torch.save` checkpoint with a payload object",
     ),
     Case(
         "torch_legacy_payload",
         torch_legacy_payload,
         "pickle.dangerous-call",
         "critical",
-        "legacy (non-zip) torch.save with a payload",
+        "legacy (non-zip) `torch.save` with a payload",
     ),
     Case(
         "zip_duplicate_name",
         zip_duplicate_name,
         "zip.duplicate-name",
         "high",
-        "zip: malicious data.pkl shadowed by a clean duplicate name",
+        "zip: malicious `data.pkl` shadowed by a clean duplicate name",
     ),
     Case(
         "zip_encrypted_flag",
         zip_encrypted_flag,
         "zip.encrypted-flag",
         "high",
-        "zip: data.pkl flagged encrypted (zipfile refuses, torch reads)",
+        "zip: `data.pkl` flagged encrypted (zipfile refuses, torch reads)",
     ),
     Case(
         "zip_name_mismatch",
@@ -624,9 +643,20 @@ MALICIOUS = [
         "medium",
         "zip: protocol-0 pickle (no magic) under a non-pickle name",
     ),
-    Case("zip_traversal_name", zip_traversal_name, "zip.unsafe-name", "medium", "zip: member named ../../payload.pkl"),
-    Case("npy_object_array", npy_object_array, "pickle.dangerous-call", "critical", ".npy object array with a payload"),
-    Case("npz_object_array", npz_object_array, "pickle.dangerous-call", "critical", ".npz holding that .npy"),
+    Case(
+        "zip_traversal_name", zip_traversal_name, "zip.unsafe-name", "medium", "zip: member named `../../payload.pkl`"
+    ),
+    Case(
+        "npy_object_array", npy_object_array, "pickle.dangerous-call", "critical", "`.npy` object array with a payload"
+    ),
+    Case("npz_object_array", npz_object_array, "pickle.dangerous-call", "critical", "`.npz` holding that `.npy`"),
+    Case(
+        "joblib_payload",
+        joblib_payload,
+        "pickle.dangerous-call",
+        "critical",
+        "joblib file: payload in an object array, between raw array bytes",
+    ),
     Case(
         "broken_after_payload",
         broken_after_payload,
@@ -634,7 +664,9 @@ MALICIOUS = [
         "critical",
         "payload then a malformed tail (no STOP)",
     ),
-    Case("extension_code", extension_code, "pickle.extension-code", "high", "EXT1 opcode (copyreg extension registry)"),
+    Case(
+        "extension_code", extension_code, "pickle.extension-code", "high", "`EXT1` opcode (copyreg extension registry)"
+    ),
     Case(
         "torchscript_custom_op",
         torchscript_custom_op,
@@ -647,21 +679,21 @@ MALICIOUS = [
         torchscript_file_access,
         "torchscript.file-access",
         "high",
-        "TorchScript calling torch.from_file",
+        "TorchScript calling `torch.from_file`",
     ),
     Case(
         "onnx_external_traversal",
         onnx_external_traversal,
         "onnx.external-path",
         "high",
-        "ONNX external data at ../../etc/passwd",
+        "ONNX external data at `../../etc/passwd`",
     ),
     Case(
         "onnx_external_absolute",
         onnx_external_absolute,
         "onnx.external-path",
         "high",
-        "ONNX external data at /etc/passwd",
+        "ONNX external data at `/etc/passwd`",
     ),
     Case("onnx_custom_domain", onnx_custom_domain, "onnx.custom-op", "high", "ONNX operator of a custom domain"),
     Case(
@@ -698,7 +730,7 @@ MALICIOUS = [
         skops_dangerous_type,
         "skops.untrusted-type",
         "critical",
-        "skops archive needing os.system trusted",
+        "skops archive needing `os.system` trusted",
     ),
     Case(
         "folder_replaced_weights",
@@ -710,14 +742,15 @@ MALICIOUS = [
 ]
 
 CLEAN = [
-    Case("zoo_safetensors_folder", clean_zoo_folder, None, None, "bastion.models.io.save of a zoo MLP"),
-    Case("skops_folder", clean_skops_folder, None, None, "bastion.models.io.save of a LogisticRegression"),
-    Case("onnx_file", clean_onnx_file, None, None, "torch.onnx.export of a zoo MLP"),
-    Case("onnx_folder", clean_onnx_folder, None, None, "bastion.models.io.save of an OnnxModel"),
-    Case("torchscript", clean_torchscript, None, None, "torch.jit.save of a traced module"),
-    Case("torch_state_dict", clean_state_dict, None, None, "torch.save(model.state_dict())"),
-    Case("torch_legacy_state_dict", clean_legacy_state_dict, None, None, "legacy torch.save of a state dict"),
-    Case("safetensors_file", clean_safetensors, None, None, "safetensors.torch.save_file"),
-    Case("numpy_npz", clean_numpy, None, None, "numpy.savez of numeric arrays"),
+    Case("zoo_safetensors_folder", clean_zoo_folder, None, None, "`bastion.models.io.save` of a zoo MLP"),
+    Case("skops_folder", clean_skops_folder, None, None, "`bastion.models.io.save` of a LogisticRegression"),
+    Case("onnx_file", clean_onnx_file, None, None, "`torch.onnx.export` of a zoo MLP"),
+    Case("onnx_folder", clean_onnx_folder, None, None, "`bastion.models.io.save` of an OnnxModel"),
+    Case("torchscript", clean_torchscript, None, None, "`torch.jit.save` of a traced module"),
+    Case("torch_state_dict", clean_state_dict, None, None, "`torch.save(model.state_dict())`"),
+    Case("torch_legacy_state_dict", clean_legacy_state_dict, None, None, "legacy `torch.save` of a state dict"),
+    Case("safetensors_file", clean_safetensors, None, None, "`safetensors.torch.save_file`"),
+    Case("numpy_npz", clean_numpy, None, None, "`numpy.savez` of numeric arrays"),
+    Case("joblib_sklearn", clean_joblib_sklearn, None, None, "`joblib.dump` of a random forest"),
     Case("pickled_arrays", clean_pickled_arrays, None, None, "pickle of numpy arrays, a list and a tensor"),
 ]

@@ -103,3 +103,13 @@ def test_memo_read_of_an_unwritten_slot_is_reported_as_malformed():
 
 def test_render_shortens_long_values():
     assert render("x" * 500).endswith("...") and len(render("x" * 500)) <= 160
+
+
+def test_a_very_long_getattr_chain_is_scanned_without_recursing_forever():
+    # getattr(getattr(...getattr(__import__("os"), "path")..., "path"), "path")("x"), 3000 levels deep.
+    body = b"cbuiltins\n__import__\nX\x02\x00\x00\x00os\x85R"
+    for _ in range(3000):
+        body = b"cbuiltins\ngetattr\n" + body + b"X\x04\x00\x00\x00path\x86R"
+    data = b"\x80\x02" + body + b"X\x01\x00\x00\x00x\x85R."
+    result = scan_pickle(io.BytesIO(data))
+    assert any(f.check == "pickle.unresolved-call" for f in result.findings)

@@ -30,7 +30,7 @@ SOURCE = Path(__file__).resolve().parents[2] / "src"
 # and torch (about 0.9 GiB of address space) but not for a buffer of the limit's size.
 MEMORY_LIMIT_BYTES = 3 * 2**30
 # A probe that has not finished after this long hangs.
-PROBE_TIMEOUT_SECONDS = 20
+PROBE_TIMEOUT_SECONDS = 30
 
 _RUNNER = r"""
 import json, resource, signal, sys, time, traceback

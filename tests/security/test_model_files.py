@@ -13,7 +13,7 @@ import torch
 
 from bastion.models import TorchModel, io, zoo
 
-from .conftest import assert_one_line_error, run_probes
+from .conftest import PROBE_TIMEOUT_SECONDS, assert_one_line_error, run_probes
 from .test_data_files import WritesMarker
 
 SHAPE = (1, 4, 4)
@@ -163,7 +163,7 @@ def test_every_hostile_model_is_refused_with_a_bastion_error(outcomes):
 
 
 def test_every_hostile_model_stays_within_memory_and_time(outcomes):
-    slow = {name: o.seconds for name, o in outcomes.items() if not o.seconds < 5}
+    slow = {name: o.seconds for name, o in outcomes.items() if not o.seconds < PROBE_TIMEOUT_SECONDS}
     heavy = {name: o.max_rss_mib for name, o in outcomes.items() if not o.max_rss_mib < 1024}
     assert not slow and not heavy, (slow, heavy)
 

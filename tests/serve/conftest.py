@@ -177,3 +177,11 @@ def gateway(model_folder, tmp_path_factory) -> Iterator[Gateway]:
     }
     with thread_server(ServeSettings(model=str(model_folder), db=str(db))) as url:
         yield Gateway(url, store, keys)
+
+
+@pytest.fixture(scope="session")
+def gateway_schema(gateway):
+    """The session gateway's OpenAPI schema, loaded from the running server."""
+    import schemathesis
+
+    return schemathesis.openapi.from_url(f"{gateway.url}/openapi.json")

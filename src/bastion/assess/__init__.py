@@ -8,8 +8,12 @@ writes ``index.html`` and ``results.json`` (schema: ``results.schema.json``).
 Modules: ``config`` (the TOML keys and presets), ``registry`` (sections and cell functions:
 the extension points), ``sections/`` (evasion, duplication, poisoning), ``runner`` (seeds,
 cache, backends), ``target`` (the model as cells receive it), ``atlas`` (MITRE ATLAS IDs),
-``figures`` and ``report`` (the HTML), ``schema`` and ``gating`` (results.json and thresholds).
+``report`` (the HTML; figures from :mod:`bastion.plots`), ``schema`` and ``gating``
+(results.json and thresholds).
 """
+
+import sys
+import types
 
 from bastion.assess.assessment import Assessment, AssessWarning, assess
 from bastion.assess.config import AssessConfig, make_config
@@ -28,3 +32,13 @@ __all__ = [
     "make_config",
     "register_section",
 ]
+
+
+class _CallableModule(types.ModuleType):
+    """``bastion.assess`` is this package and, called, :func:`assess` (``bastion.assess(model, data)``)."""
+
+    def __call__(self, *args, **kwargs):
+        return assess(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

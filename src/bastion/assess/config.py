@@ -92,7 +92,7 @@ KEYS: dict[str, dict[str, Key]] = {
         "n_reference": Key("int", "LiRA's reference models", 2),
         "pate_teachers": Key("int", "PATE teachers", 2),
         "pate_sigmas": Key(
-            "floats", "GNMax noise levels of the PATE sweep (one point of the epsilon curve each)", 0.0, empty=True
+            "floats", "GNMax noise levels of the PATE sweep (one point of the epsilon curve each)", 0.01, empty=True
         ),
         "pate_queries": Key("int", "public samples the PATE student asks about", 10),
     },
@@ -217,6 +217,10 @@ def _merge(base: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]
     return merged
 
 
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
 def _describe(key: Key) -> str:
     if key.choices is not None:
         items = "a list of" if key.kind == "strs" else "one of"
@@ -232,8 +236,8 @@ def _describe(key: Key) -> str:
     }
     text = names[key.kind]
     if key.low is not None or key.high is not None:
-        low = "-inf" if key.low is None else f"{key.low:g}"
-        high = "inf" if key.high is None else f"{key.high:g}"
+        low = "-inf" if key.low is None else _number(key.low)
+        high = "inf" if key.high is None else _number(key.high)
         text += f" in {'(' if key.low is None else '['}{low}, {high}{')' if key.high is None else ']'}"
     return text
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import datetime
+import re
 from html import escape
 from typing import Any
 
 from bastion.assess.atlas import atlas
-from bastion.assess.figures import scope_ids
 from bastion.assess.sections.common import percent
 
 STYLE = """
@@ -18,11 +18,20 @@ header p{margin:2px 0;color:#c9d3de;font-size:13px}code{font-size:12px}
 section{background:#fff;border:1px solid #dde2e8;border-radius:8px;padding:16px 20px;margin:18px 0}
 h2{margin-top:0;font-size:20px}table{border-collapse:collapse;width:100%;font-size:13px}
 th,td{border-bottom:1px solid #e4e8ec;padding:6px 8px;text-align:left;vertical-align:top}th{background:#f0f3f6}
-.verdicts li{margin:6px 0}.bad{color:#b3261e;font-weight:600}.good{color:#1e7a3a;font-weight:600}
+.verdicts li{margin:6px 0}.bad{color:#b3261e;font-weight:600}.note{color:#7a5a00;font-size:13px}
 figure{margin:16px 0}figure svg{max-width:100%;height:auto;display:block}figcaption{font-size:13px;color:#4a5563}
 .notes{font-size:13px;color:#5b4300;background:#fff7e0;border-left:3px solid #e0b000;padding:6px 12px}
 .status-skipped{color:#6b7280}.status-failed{color:#b3261e}
 """
+
+
+def scope_ids(svg: str, prefix: str) -> str:
+    """Prefix every ``id`` of an SVG and the references to it, so several SVGs share a page safely."""
+    ids = set(re.findall(r'\bid="([^"]+)"', svg))
+    if not ids:
+        return svg
+    pattern = re.compile(r'(\bid="|#)(' + "|".join(re.escape(i) for i in sorted(ids, key=len, reverse=True)) + r")\b")
+    return pattern.sub(lambda m: f"{m.group(1)}{prefix}-{m.group(2)}", svg)
 
 
 def _value(value: Any) -> str:
@@ -100,9 +109,9 @@ def render(assessment: Any) -> str:
     summary = assessment.summary()
     timings = assessment.timings()
     verdicts = "".join(
-        f"<li><strong>{escape(row['threat'].capitalize())}</strong> "
+        f"<li><strong>{escape(row['threat'][:1].upper() + row['threat'][1:])}</strong> "
         f"(<code>{escape(row['technique'])}</code>): {escape(row['verdict'])}"
-        + "".join(f'<br><span class="bad">{escape(note)}</span>' for note in row["notes"])
+        + "".join(f'<br><span class="note">{escape(note)}</span>' for note in row["notes"])
         + "</li>"
         for row in summary
     )

@@ -116,7 +116,7 @@ def run_job(job: CellJob) -> dict[str, Any]:
     timing: dict[str, float] = {}
     context = CellContext(cell=cell, seed=job.seed, config=job.config, target=job.target, timing=timing)
     threads = torch.get_num_threads()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     status, reason, result = OK, None, None
     torch.set_num_threads(1)
     try:
@@ -132,6 +132,8 @@ def run_job(job: CellJob) -> dict[str, Any]:
     finally:
         torch.set_num_threads(threads)
     timing["seconds"] = time.perf_counter() - started
+    # CPU time of the cell's one thread: its wall time on an idle core, whatever the load.
+    timing["cpu_seconds"] = time.process_time() - cpu_started
     return _record(cell, job.seed, status, reason, result, timing)
 
 

@@ -66,3 +66,10 @@ def random_start(shape: torch.Size, norm: str, eps: float, generator: torch.Gene
 def clip_to_range(x: torch.Tensor, clip: tuple[float, float]) -> torch.Tensor:
     """Clamp inputs to the model's valid range."""
     return x.clamp(clip[0], clip[1])
+
+
+def constrain(x: torch.Tensor, adversarial: torch.Tensor, norm: str | None, eps: float | None, clip) -> torch.Tensor:
+    """``adversarial`` moved back into the eps-ball around ``x`` (when ``eps`` is set) and into ``clip``."""
+    if eps is not None:
+        adversarial = x + project(adversarial - x, norm, eps)
+    return clip_to_range(adversarial, clip)

@@ -19,8 +19,13 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-attack_app = typer.Typer(help="Attack a model: evasion, extraction, membership inference.", no_args_is_help=True)
-defend_app = typer.Typer(help="Harden a model: adversarial training, distillation, PATE.", no_args_is_help=True)
+attack_app = typer.Typer(
+    help="Attack a model: evasion, extraction, membership inference; poison a dataset.", no_args_is_help=True
+)
+defend_app = typer.Typer(
+    help="Harden a model: adversarial training, distillation, PATE; sanitize a dataset or training traffic.",
+    no_args_is_help=True,
+)
 evaluate_app = typer.Typer(help="Measure a model's robustness.", no_args_is_help=True)
 keys_app = typer.Typer(help="Manage the serving gateway's API keys: create, list, revoke.", no_args_is_help=True)
 

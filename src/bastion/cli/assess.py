@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -34,7 +35,7 @@ from bastion.exceptions import ValidationError
 from bastion.models import io
 from bastion.validation import check_choice, check_scalar, check_seed
 
-DEFAULT_SOURCE = "bastion's default model: small_cnn trained on digits"
+DEFAULT_SOURCE = "bastion's default small_cnn"
 
 
 def _model_sha256(path: Path) -> str:
@@ -166,7 +167,7 @@ def assess(
                     mark = {"ok": "[green]done[/]", "skipped": "[yellow]skipped[/]", "failed": "[red]failed[/]"}
                     seconds = record.get("timing", {}).get("seconds", 0.0)
                     cached = " (cached)" if record.get("timing", {}).get("cached") else ""
-                    reason = f": {record['reason']}" if record["reason"] else ""
+                    reason = f": {escape(record['reason'])}" if record["reason"] else ""
                     display.console.print(
                         f"{mark[record['status']]} {record['id']} {seconds:.1f} s{cached}{reason}", highlight=False
                     )
@@ -189,7 +190,7 @@ def assess(
 
     console.print(_summary_table(assessment.summary(), f"bastion assess: {source} on {dataset.name}"))
     for record in assessment.failed:
-        error_console.print(f"[red]failed[/] {record['id']}: {record['reason']}", highlight=False)
+        error_console.print(f"[red]failed[/] {record['id']}: {escape(record['reason'])}", highlight=False)
     counts = {s: sum(r["status"] == s for r in assessment.records) for s in ("ok", "skipped", "failed")}
     console.print(
         f"{counts['ok']} cells ran, {counts['skipped']} skipped, {counts['failed']} failed; model SHA-256 "
@@ -198,7 +199,7 @@ def assess(
     )
     if failures:
         for failure in failures:
-            error_console.print(f"[bold red]gate failed:[/] {failure}", highlight=False)
+            error_console.print(f"[bold red]gate failed:[/] {escape(failure)}", highlight=False)
         console.print(f"verdict: {len(failures)} of {len(gates)} gates failed", highlight=False)
         raise typer.Exit(1)
     worst = assessment.summary()

@@ -68,7 +68,7 @@ def adversarial_training(
     with reported_errors():
         check_choice(arch, "--arch", tuple(zoo.ARCHITECTURES))
         trainer = AdversarialTraining(
-            method,
+            method=method,
             eps=eps,
             norm=norm,
             steps=steps,
@@ -81,7 +81,8 @@ def adversarial_training(
             seed=seed,
         )
         dataset = load_data(data, seed=seed)
-        model = trainer.fit(zoo.ARCHITECTURES[arch](dataset.input_shape, dataset.n_classes, seed=seed), dataset)
+        build = zoo.ARCHITECTURES[arch]
+        model = trainer.fit(lambda: build(dataset.input_shape, dataset.n_classes, seed=seed), dataset).model_
         test_accuracy = _accuracy(model, dataset.x_test, dataset.y_test)
         folder = io.save(model, out)
         if json_out is not None:
@@ -153,7 +154,7 @@ def distill(
         )
         dataset = load_data(data, seed=seed)
         build = zoo.ARCHITECTURES[arch]
-        model = distiller.fit(lambda: build(dataset.input_shape, dataset.n_classes, seed=seed), dataset)
+        model = distiller.fit(lambda: build(dataset.input_shape, dataset.n_classes, seed=seed), dataset).model_
         teacher_accuracy = _accuracy(distiller.teacher_, dataset.x_test, dataset.y_test)
         student_accuracy = _accuracy(model, dataset.x_test, dataset.y_test)
         saturated = float((model.predict_proba(dataset.x_test).max(axis=1) == 1.0).mean())

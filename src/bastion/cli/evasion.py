@@ -15,17 +15,19 @@ from bastion.attacks import evaluate
 from bastion.attacks.evasion import ATTACKS
 from bastion.cli.app import attack_app
 from bastion.cli.common import (
+    DEFAULT_API_KEY_ENV,
+    ApiKeyEnvOption,
     JsonOption,
     TrustCodeOption,
     TrustTypeOption,
+    UrlOption,
     check_compatible,
     console,
     load_data,
-    load_model,
+    load_target,
     reported_errors,
 )
 from bastion.exceptions import ValidationError
-from bastion.models import GRADIENTS, OnnxModel
 from bastion.validation import check_choice, check_scalar, check_seed
 
 # CLI option -> the keyword argument it sets on an attack class.
@@ -107,12 +109,12 @@ def _sample(y: np.ndarray, n_samples: int, seed: int, target: int | None) -> np.
 )
 def evasion(
     model: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             help="The target: a folder saved by `bastion train` (or bastion.models.io.save), "
             "an .onnx file, or a .skops file."
         ),
-    ],
+    ] = None,
     data: Annotated[
         str, typer.Option(help="Dataset whose test split is attacked: digits, breast_cancer, .npz or IDX folder.")
     ] = "digits",
@@ -134,6 +136,8 @@ def evasion(
     trust_code: TrustCodeOption = False,
     trust_type: TrustTypeOption = None,
     json_out: JsonOption = None,
+    url: UrlOption = None,
+    api_key_env: ApiKeyEnvOption = DEFAULT_API_KEY_ENV,
     progress: Annotated[bool, typer.Option(help="Show a progress bar (attacks that have one).")] = False,
 ) -> None:
     """Attack a saved model with adversarial examples and report how it holds up."""
@@ -150,18 +154,17 @@ def evasion(
             "--confidence": confidence,
         }
         attacker = build_attack(attack, given, seed, progress=progress)
-        target = loaded = load_model(model, trust_code=trust_code, trusted=trust_type or ())
-        if isinstance(loaded, OnnxModel) and getattr(attacker, "requires", None) == GRADIENTS:
-            target = loaded.to_torch()
+        need = getattr(attacker, "requires", None)
+        target = load_target(model, url, api_key_env, trust_code=trust_code, trusted=trust_type or (), need=need)
         dataset = load_data(data, seed=seed)
-        check_compatible(target, dataset, model)
+        check_compatible(target, dataset, model or url)
         index = _sample(dataset.y_test, n_samples, seed, targeted)
         result = evaluate(target, attacker, dataset.x_test[index], dataset.y_test[index], target=targeted)
         if json_out is not None:
-            record = {"model": str(model), "data": dataset.name, "target": targeted, **result.to_dict()}
+            record = {"model": str(model or url), "data": dataset.name, "target": targeted, **result.to_dict()}
             json_out.write_text(json.dumps(record, indent=2) + "\n")
 
-    table = Table(title=f"bastion attack evasion: {attack} on {model}", min_width=60)
+    table = Table(title=f"bastion attack evasion: {attack} on {model or url}", min_width=60)
     table.add_column("field")
     table.add_column("value")
     table.add_row("attack", result.attack)

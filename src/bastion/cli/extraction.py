@@ -19,13 +19,16 @@ from bastion.attacks.extraction import (
 )
 from bastion.cli.app import attack_app
 from bastion.cli.common import (
+    DEFAULT_API_KEY_ENV,
+    ApiKeyEnvOption,
     JsonOption,
     TrustCodeOption,
     TrustTypeOption,
+    UrlOption,
     check_compatible,
     console,
     load_data,
-    load_model,
+    load_target,
     reported_errors,
 )
 from bastion.models import LabelOnly, LeafIdentity, RoundedScores
@@ -101,8 +104,9 @@ def build_extraction(
 )
 def extract(
     model: Annotated[
-        Path, typer.Option(help="The target: a folder saved by `bastion train`, an .onnx file, or a .skops file.")
-    ],
+        Path | None,
+        typer.Option(help="The target: a folder saved by `bastion train`, an .onnx file, or a .skops file."),
+    ] = None,
     data: Annotated[
         str, typer.Option(help="Dataset whose test split the attacker and the evaluation share: digits, ...")
     ] = "digits",
@@ -125,13 +129,15 @@ def extract(
     trust_code: TrustCodeOption = False,
     trust_type: TrustTypeOption = None,
     json_out: JsonOption = None,
+    url: UrlOption = None,
+    api_key_env: ApiKeyEnvOption = DEFAULT_API_KEY_ENV,
 ) -> None:
     """Steal a saved model through its prediction API and measure how faithful the copy is."""
     with reported_errors():
         seed = check_seed(seed, "--seed")
-        target = load_model(model, trust_code=trust_code, trusted=trust_type or ())
+        target = load_target(model, url, api_key_env, trust_code=trust_code, trusted=trust_type or ())
         dataset = load_data(data, seed=seed)
-        check_compatible(target, dataset, model)
+        check_compatible(target, dataset, model or url)
         if method == "path-finding":
             # The tree's API names the leaf of each answer (Tramèr et al.'s identity oracle).
             target = LeafIdentity(target)
@@ -154,10 +160,10 @@ def extract(
         )
         result = attack.extract(target, budget=budget, x_eval=x_eval, y_eval=y_eval)
         if json_out is not None:
-            record = {"model": str(model), "data": dataset.name, "method": method, **result.to_dict()}
+            record = {"model": str(model or url), "data": dataset.name, "method": method, **result.to_dict()}
             json_out.write_text(json.dumps(record, indent=2) + "\n")
 
-    table = Table(title=f"bastion attack extract: {method} on {model}")
+    table = Table(title=f"bastion attack extract: {method} on {model or url}")
     table.add_column("field")
     table.add_column("value", justify="right")
     table.add_row("attack", result.attack if len(result.attack) < 80 else result.attack[:77] + "...")

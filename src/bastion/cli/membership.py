@@ -14,12 +14,15 @@ from bastion.attacks.inference import ATTACKS, evaluate_membership, make_attack,
 from bastion.attacks.inference.leakage import NEEDS_POOL
 from bastion.cli.app import attack_app
 from bastion.cli.common import (
+    DEFAULT_API_KEY_ENV,
+    ApiKeyEnvOption,
     JsonOption,
     TrustTypeOption,
+    UrlOption,
     check_compatible,
     console,
     load_data,
-    load_model,
+    load_target,
     reported_errors,
 )
 from bastion.exceptions import ValidationError
@@ -55,11 +58,11 @@ from bastion.validation import check_choice, check_scalar, check_seed
 )
 def membership(
     model: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             help="The target: a folder saved by `bastion train` (or bastion.models.io.save), or a model file."
         ),
-    ],
+    ] = None,
     data: Annotated[
         str, typer.Option(help="The dataset the model was trained on: digits, breast_cancer, .npz or IDX folder.")
     ] = "digits",
@@ -75,6 +78,8 @@ def membership(
     seed: Annotated[int, typer.Option(help="Seeds the data split (use the one you trained with) and the attack.")] = 0,
     plot: Annotated[Path | None, typer.Option(help="Save the ROC curve (log-log axes) to this image file.")] = None,
     json_out: JsonOption = None,
+    url: UrlOption = None,
+    api_key_env: ApiKeyEnvOption = DEFAULT_API_KEY_ENV,
     progress: Annotated[bool, typer.Option(help="Show a progress bar while training models.")] = True,
     trust_type: TrustTypeOption = None,
 ) -> None:
@@ -82,9 +87,9 @@ def membership(
     with reported_errors():
         method = check_choice(method, "--method", tuple(ATTACKS))
         seed = check_seed(seed, "--seed")
-        target = load_model(model, trusted=trust_type or ())
+        target = load_target(model, url, api_key_env, trusted=trust_type or ())
         dataset = load_data(data, seed=seed)
-        check_compatible(target, dataset, model)
+        check_compatible(target, dataset, model or url)
         x_out, y_out = dataset.x_test, dataset.y_test
         if method in NEEDS_POOL:
             pool_fraction = check_scalar(
@@ -109,10 +114,10 @@ def membership(
         train_accuracy = float((target.predict(dataset.x_train) == dataset.y_train).mean())
         test_accuracy = float((target.predict(dataset.x_test) == dataset.y_test).mean())
         if plot is not None:
-            plot_roc({method: result}, plot, title=f"{method} on {model}")
+            plot_roc({method: result}, plot, title=f"{method} on {model or url}")
         if json_out is not None:
             record = {
-                "model": str(model),
+                "model": str(model or url),
                 "data": dataset.name,
                 "method": method,
                 "train_accuracy": train_accuracy,
@@ -121,7 +126,7 @@ def membership(
             }
             json_out.write_text(json.dumps(record, indent=2) + "\n")
 
-    table = Table(title=f"bastion attack membership: {method} on {model}")
+    table = Table(title=f"bastion attack membership: {method} on {model or url}")
     table.add_column("field")
     table.add_column("value", justify="right")
     table.add_row("attack", result.attack)

@@ -143,7 +143,7 @@ def pate(
             seed=seed,
             progress=progress,
         )
-        defense.fit_teachers(x_private, y_private)
+        defense.fit(x_private, y_private)
         labeling = defense.label(x_public, max_queries=max_queries, delta=delta, y_public=y_public)
         if labeling.n_answered == 0:
             raise ValidationError(
@@ -157,7 +157,7 @@ def pate(
             labeling=labeling,
             self_training_rounds=self_training_rounds,
             label_spreading=label_spreading,
-        )
+        ).model_
         teacher_accuracy = float(np.mean(defense.teacher_predictions(dataset.x_test) == dataset.y_test))
         plurality_accuracy = float(np.mean(defense.votes(dataset.x_test).argmax(axis=1) == dataset.y_test))
         student_accuracy = float(np.mean(model.predict(dataset.x_test) == dataset.y_test))

@@ -14,7 +14,7 @@ from bastion.attacks import robustness
 from bastion.cli.app import evaluate_app
 from bastion.cli.common import check_compatible, console, load_data, load_model, reported_errors
 from bastion.exceptions import ValidationError
-from bastion.models import OnnxModel
+from bastion.models import GRADIENTS
 from bastion.plots import plot_robustness
 from bastion.validation import check_scalar, check_seed
 
@@ -77,9 +77,7 @@ def robustness_command(
         seed = check_seed(seed, "--seed")
         n_samples = check_scalar(n_samples, "--n-samples", kind=int, low=1)
         grid = parse_eps(eps)
-        target = load_model(model, trust_code=trust_code)
-        if isinstance(target, OnnxModel):
-            target = target.to_torch()
+        target = load_model(model, trust_code=trust_code, need=GRADIENTS)
         dataset = load_data(data, seed=seed)
         check_compatible(target, dataset, model)
         count = min(n_samples, len(dataset.y_test))

@@ -14,6 +14,8 @@ from bastion.cli.keys import DEFAULT_DB, DbOption
 from bastion.exceptions import ValidationError
 from bastion.validation import check_choice, check_scalar
 
+WORKER_HEALTHCHECK_S = 120
+
 
 @app.command(
     "serve",
@@ -22,7 +24,8 @@ from bastion.validation import check_choice, check_scalar
         "PRADA extraction detection and an audit log that never loses an answered query.\n\n"
         "Endpoints: POST /v1/predict (JSON or application/x-npy), GET /v1/model, /healthz, /metrics, "
         "the OpenAPI docs at /docs. Create keys first with `bastion keys create` on the same --db. "
-        "The model is loaded only through bastion's safe loader (no pickle; TorchScript needs --trust-code)."
+        "The model is scanned first (`bastion scan`: a finding at or above high refuses to start) and loaded "
+        "only through bastion's safe loader (no pickle; TorchScript needs --trust-code)."
     ),
     epilog=(
         "Examples:\n\n"
@@ -87,4 +90,12 @@ def serve(
         uvicorn.run(application, **options)
     else:
         os.environ[ENVIRONMENT_VARIABLE] = settings.to_environment()
-        uvicorn.run("bastion.serve.app:app_from_environment", factory=True, workers=workers, **options)
+        # Each worker imports torch and loads the model before it answers uvicorn's health pings;
+        # on a loaded machine that takes longer than uvicorn's 5 s default, which would kill it.
+        uvicorn.run(
+            "bastion.serve.app:app_from_environment",
+            factory=True,
+            workers=workers,
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
+            **options,
+        )

@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
 import time
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 from torch.nn import functional
 from tqdm.auto import tqdm
 
 from bastion.attacks.evasion import PGD
 from bastion.attacks.evasion.base import check_eps, check_norm
-from bastion.exceptions import InputTypeError, ValidationError
+from bastion.attacks.evasion.pgd import ascent
+from bastion.attacks.norms import constrain
+from bastion.defenses.base import ModuleFactory, build_module, check_dataset, check_module_factory
+from bastion.exceptions import ValidationError
+from bastion.mixins import FittedMixin, ParamsReprMixin, ResultMixin
 from bastion.models import TorchModel
 from bastion.models.base import check_clip
 from bastion.models.training import check_loss
@@ -35,7 +36,7 @@ class CatastrophicOverfittingWarning(UserWarning):
 
 
 @dataclass(frozen=True)
-class EpochRecord:
+class EpochRecord(ResultMixin):
     """What one epoch of adversarial training did.
 
     Attributes:
@@ -57,38 +58,12 @@ class EpochRecord:
     monitor_robust_accuracy: float
     seconds: float
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict of the fields."""
-        return dataclasses.asdict(self)
 
-
-class _AscentTarget:
-    """Presents a non-negative per-sample training objective ``J`` to bastion's attacks.
-
-    bastion's PGD ascends the margin loss of a label and keeps the first iterate that the
-    model misclassifies, which is right for evaluation. Training wants something else: the
-    last iterate of the ascent on the training objective (cross-entropy for Madry et al.,
-    the KL divergence to the clean prediction for TRADES). Seen through this adapter, the
-    module becomes a two-class model with logits ``[1 / (1 + J), 0]`` and label 0: its margin
-    ``-1 / (1 + J)`` increases with ``J`` and its gradient is ``grad J`` times a positive
-    per-sample factor, so sign (L-inf) and normalised (L2) steps are exactly those on ``J``;
-    and it never misclassifies, so PGD runs every step and returns the last iterate.
-    """
-
-    def __init__(self, module: nn.Module, objective: Callable[[torch.Tensor], torch.Tensor], clip) -> None:
-        self.module = module
-        self.objective = objective
-        self.clip = clip
-
-    def logits_tensor(self, x: torch.Tensor) -> torch.Tensor:
-        value = self.objective(self.module(x))
-        return torch.stack([1.0 / (1.0 + value), torch.zeros_like(value)], dim=1)
-
-
-class AdversarialTraining:
+class AdversarialTraining(FittedMixin, ParamsReprMixin):
     """Train a classifier on adversarial examples crafted against itself, minibatch by minibatch.
 
-    Three methods, each attacking with bastion's :class:`~bastion.attacks.PGD`:
+    Three methods, each crafting its examples with PGD's projected ascent
+    (:func:`bastion.attacks.evasion.pgd.ascent`) on its training objective:
 
     - ``"pgd"``: Madry, Makelov, Schmidt, Tsipras & Vladu, "Towards Deep Learning Models
       Resistant to Adversarial Attacks", ICLR 2018, Sec. 3, Eq. (2.1): minimise the
@@ -138,7 +113,7 @@ class AdversarialTraining:
         seed: seeds shuffling, random starts, the monitoring batch and dropout.
 
     Attributes:
-        model_: the hardened :class:`~bastion.models.TorchModel` (also what ``fit`` returns).
+        model_: the hardened :class:`~bastion.models.TorchModel`.
         history_: one :class:`EpochRecord` per epoch trained.
         catastrophic_overfitting_: whether the monitoring check fired.
         best_epoch_: the epoch with the highest monitored robust accuracy.
@@ -149,14 +124,14 @@ class AdversarialTraining:
             another hyperparameter out of range (at construction).
 
     Example:
-        >>> trainer = AdversarialTraining("pgd", eps=0.2, epochs=30)
-        >>> robust = trainer.fit(zoo.small_cnn((1, 8, 8), 10), bastion.load("digits"))
+        >>> trainer = AdversarialTraining(method="pgd", eps=0.2, epochs=30)
+        >>> robust = trainer.fit(lambda: zoo.small_cnn((1, 8, 8), 10), bastion.load("digits")).model_
     """
 
     def __init__(
         self,
-        method: str = "pgd",
         *,
+        method: str = "pgd",
         eps: float,
         steps: int | None = None,
         alpha: float | None = None,
@@ -199,28 +174,30 @@ class AdversarialTraining:
         self.progress = bool(progress)
         self.seed = check_seed(seed)
 
-    def fit(self, module: nn.Module, dataset: Any) -> TorchModel:
-        """Adversarially train ``module`` in place on ``dataset``'s training split.
+    def fit(self, module_factory: ModuleFactory, dataset: Any) -> AdversarialTraining:
+        """Adversarially train a module built by ``module_factory`` on ``dataset``'s training split.
 
         Args:
-            module: a torch module mapping ``(n, *dataset.input_shape)`` to logits, e.g. a
-                fresh :func:`bastion.models.zoo.small_cnn`.
+            module_factory: called once without arguments, it returns the torch module to
+                train, mapping ``(n, *dataset.input_shape)`` to logits, e.g.
+                ``lambda: zoo.small_cnn((1, 8, 8), 10)``.
             dataset: a :class:`bastion.Dataset` whose inputs lie in ``clip``.
 
         Returns:
-            The hardened model, a :class:`~bastion.models.TorchModel` in eval mode (also
-            stored as ``model_``).
+            ``self``; the hardened model, a :class:`~bastion.models.TorchModel` in eval
+            mode, is ``model_``.
 
         Raises:
-            InputTypeError: ``module`` is not a torch module or ``dataset`` not a Dataset.
-            ValidationError: the training inputs fall outside ``clip``.
+            InputTypeError: ``module_factory`` is not a callable returning a torch module,
+                or ``dataset`` not a Dataset.
+            ValidationError: the module does not fit the dataset, or the training inputs
+                fall outside ``clip``.
         """
-        if not isinstance(module, nn.Module):
-            raise InputTypeError(f"`module` must be a torch.nn.Module, got {type(module).__name__}")
-        if not all(hasattr(dataset, name) for name in ("x_train", "y_train", "input_shape", "n_classes")):
-            raise InputTypeError(f"`dataset` must be a bastion Dataset, got {type(dataset).__name__}")
+        check_module_factory(module_factory)
+        check_dataset(dataset)
         x = check_inputs(dataset.x_train, "dataset.x_train", sample_shape=dataset.input_shape, value_range=self.clip)
         y = check_labels(dataset.y_train, "dataset.y_train", n_samples=len(x), n_classes=dataset.n_classes)
+        module = build_module(module_factory, "model", dataset)
         model = TorchModel(module, input_shape=dataset.input_shape, n_classes=dataset.n_classes, clip=self.clip)
         device = model.device
         inputs = torch.as_tensor(x, device=device)
@@ -228,7 +205,6 @@ class AdversarialTraining:
 
         generator = torch.Generator().manual_seed(self.seed)
         monitor_index = torch.randperm(len(x), generator=generator)[: self.monitor_size].to(device)
-        attack = PGD(self.eps, steps=self.steps, alpha=self.alpha, norm=self.norm, loss="margin", seed=self.seed)
         monitor = PGD(self.eps, steps=self.monitor_steps, norm=self.norm, seed=self.seed)
         optimizer = torch.optim.Adam(module.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         scheduler = self._scheduler(optimizer, self.epochs * -(-len(x) // self.batch_size))
@@ -246,7 +222,7 @@ class AdversarialTraining:
             )
             for epoch in bar:
                 epoch_started = time.perf_counter()
-                sums = self._epoch(module, attack, optimizer, scheduler, inputs, labels, generator)
+                sums = self._epoch(module, optimizer, scheduler, inputs, labels, generator)
                 accuracy = self._monitor(model, monitor, inputs[monitor_index], labels[monitor_index], generator)
                 record = EpochRecord(
                     epoch=epoch, **sums, monitor_robust_accuracy=accuracy, seconds=time.perf_counter() - epoch_started
@@ -278,7 +254,7 @@ class AdversarialTraining:
         module.eval()
         self.seconds_ = time.perf_counter() - started
         self.model_ = TorchModel(module, input_shape=dataset.input_shape, n_classes=dataset.n_classes, clip=self.clip)
-        return self.model_
+        return self
 
     def _scheduler(self, optimizer: torch.optim.Optimizer, total_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
         """Per-minibatch learning-rate factor: 1, or the triangle 0 -> 1 -> 0 (``"cyclic"``)."""
@@ -286,7 +262,7 @@ class AdversarialTraining:
             return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
         return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: cyclic_factor(step, total_steps))
 
-    def _epoch(self, module, attack, optimizer, scheduler, inputs, labels, generator) -> dict[str, float]:
+    def _epoch(self, module, optimizer, scheduler, inputs, labels, generator) -> dict[str, float]:
         """One pass over the training data; returns the epoch's mean losses."""
         order = torch.randperm(len(inputs), generator=generator).to(inputs.device)
         totals = np.zeros(3)
@@ -298,18 +274,28 @@ class AdversarialTraining:
                 with torch.no_grad():
                     clean_probabilities = torch.softmax(module(x), dim=1)
 
-                def objective(logits, p=clean_probabilities):
-                    return _kl(p, logits)
+                def objective(x_adv, p=clean_probabilities):
+                    return _kl(p, module(x_adv))
 
             else:
                 with torch.no_grad():
                     clean_loss = functional.cross_entropy(module(x), y)
 
-                def objective(logits, y=y):
-                    return functional.cross_entropy(logits, y, reduction="none")
+                def objective(x_adv, y=y):
+                    return functional.cross_entropy(module(x_adv), y, reduction="none")
 
-            target = _AscentTarget(module, objective, self.clip)
-            x_adv = attack.perturb(target, x, torch.zeros_like(y), generator)
+            # The last iterate of the ascent on the training objective, as the papers train on.
+            x_adv = ascent(
+                objective,
+                x,
+                eps=self.eps,
+                alpha=self.alpha,
+                steps=self.steps,
+                norm=self.norm,
+                clip=self.clip,
+                generator=generator,
+            )
+            x_adv = constrain(x, x_adv, self.norm, self.eps, self.clip)
             module.train()
             adversarial_logits = module(x_adv)
             adversarial_loss = functional.cross_entropy(adversarial_logits, y)
@@ -336,10 +322,6 @@ class AdversarialTraining:
         x_adv = monitor.perturb(model, x, y, generator)
         with torch.no_grad():
             return float((model.logits_tensor(x_adv).argmax(dim=1) == y).float().mean())
-
-    def __repr__(self) -> str:
-        shown = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.endswith("_"))
-        return f"{type(self).__name__}({shown})"
 
 
 def cyclic_factor(step: int, total_steps: int, *, peak: float = 0.4) -> float:

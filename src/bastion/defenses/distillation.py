@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 import torch
-from torch import nn
 
-from bastion.exceptions import InputTypeError, ValidationError
+from bastion.defenses.base import ModuleFactory, build_module, check_dataset, check_module_factory
+from bastion.exceptions import ValidationError
+from bastion.mixins import FittedMixin, ParamsReprMixin
 from bastion.models import TorchModel, fit
 from bastion.models.base import check_clip
-from bastion.models.torch import module_output_width
 from bastion.validation import check_inputs, check_labels, check_scalar, check_seed
 
 
-class DefensiveDistillation:
+class DefensiveDistillation(FittedMixin, ParamsReprMixin):
     """Train a teacher at temperature T, a student on its soft labels at T, deploy at T = 1.
 
     Papernot, McDaniel, Wu, Jha & Swami, "Distillation as a Defense to Adversarial
@@ -47,7 +46,7 @@ class DefensiveDistillation:
     Attributes:
         teacher_: the teacher as a TorchModel (its logits at T = 1; divide by ``temperature``
             for the softmax it was trained with).
-        model_: the deployed student, a TorchModel at T = 1 (also what ``fit`` returns).
+        model_: the deployed student, a TorchModel at T = 1.
         soft_labels_: the teacher's probabilities at ``T`` on the training inputs, ``(n, k)``.
         seconds_: wall-clock time of both trainings.
 
@@ -56,7 +55,7 @@ class DefensiveDistillation:
 
     Example:
         >>> distiller = DefensiveDistillation(temperature=20, epochs=15)
-        >>> student = distiller.fit(lambda: zoo.small_cnn((1, 8, 8), 10), bastion.load("digits"))
+        >>> student = distiller.fit(lambda: zoo.small_cnn((1, 8, 8), 10), bastion.load("digits")).model_
     """
 
     def __init__(
@@ -84,7 +83,7 @@ class DefensiveDistillation:
         self.progress = bool(progress)
         self.seed = check_seed(seed)
 
-    def fit(self, module_factory: Callable[[], nn.Module], dataset: Any) -> TorchModel:
+    def fit(self, module_factory: ModuleFactory, dataset: Any) -> DefensiveDistillation:
         """Train the teacher and the student on ``dataset``'s training split.
 
         Args:
@@ -94,7 +93,8 @@ class DefensiveDistillation:
             dataset: a :class:`bastion.Dataset` whose inputs lie in ``clip``.
 
         Returns:
-            The distilled student at T = 1, a :class:`~bastion.models.TorchModel`.
+            ``self``; the distilled student at T = 1, a :class:`~bastion.models.TorchModel`,
+            is ``model_``.
 
         Raises:
             InputTypeError: ``module_factory`` is not callable or does not return a torch
@@ -102,17 +102,12 @@ class DefensiveDistillation:
             ValidationError: the factory returned the same module twice, or the training
                 inputs fall outside ``clip``.
         """
-        if not callable(module_factory) or isinstance(module_factory, nn.Module):
-            raise InputTypeError(
-                "`module_factory` must be a callable returning a fresh torch module "
-                f"(e.g. lambda: zoo.small_cnn((1, 8, 8), 10)), got {type(module_factory).__name__}"
-            )
-        if not all(hasattr(dataset, name) for name in ("x_train", "y_train", "input_shape", "n_classes")):
-            raise InputTypeError(f"`dataset` must be a bastion Dataset, got {type(dataset).__name__}")
+        check_module_factory(module_factory)
+        check_dataset(dataset)
         x = check_inputs(dataset.x_train, "dataset.x_train", sample_shape=dataset.input_shape, value_range=self.clip)
         y = check_labels(dataset.y_train, "dataset.y_train", n_samples=len(x), n_classes=dataset.n_classes)
         started = time.perf_counter()
-        teacher_module = self._build(module_factory, "teacher", dataset)
+        teacher_module = build_module(module_factory, "teacher", dataset)
         schedule = {"lr": self.lr, "batch_size": self.batch_size, "weight_decay": self.weight_decay}
         fit(
             teacher_module,
@@ -131,7 +126,7 @@ class DefensiveDistillation:
         logits = torch.from_numpy(self.teacher_.logits(x))
         self.soft_labels_ = torch.softmax(logits / self.temperature, dim=1).numpy()
 
-        student_module = self._build(module_factory, "student", dataset)
+        student_module = build_module(module_factory, "student", dataset)
         if student_module is teacher_module:
             raise ValidationError("`module_factory` must return a new module on each call, got the same module twice")
         fit(
@@ -149,26 +144,4 @@ class DefensiveDistillation:
         self.model_ = TorchModel(
             student_module, input_shape=dataset.input_shape, n_classes=dataset.n_classes, clip=self.clip
         )
-        return self.model_
-
-    @staticmethod
-    def _build(module_factory: Callable[[], nn.Module], role: str, dataset: Any) -> nn.Module:
-        module = module_factory()
-        if not isinstance(module, nn.Module):
-            raise InputTypeError(
-                f"`module_factory` must return a torch.nn.Module, got {type(module).__name__} for the {role}"
-            )
-        try:
-            width = module_output_width(module, tuple(dataset.input_shape), "dataset.input_shape")
-        except ValidationError as error:
-            raise ValidationError(f"`module_factory` built a {role} that does not fit `dataset`: {error}") from error
-        if width != dataset.n_classes:
-            raise ValidationError(
-                f"`module_factory` must build a {role} with {dataset.n_classes} logits (the dataset's classes), "
-                f"got {width}"
-            )
-        return module
-
-    def __repr__(self) -> str:
-        shown = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.endswith("_"))
-        return f"{type(self).__name__}({shown})"
+        return self

@@ -9,7 +9,7 @@ training instance ``P_j`` (``L_ij = 1`` when ``M_i`` finds it abnormal); the ins
 generalized label is the weighted share ``L_j = sum_i w_i L_ij / sum_i w_i`` (``w_i = 1``, or
 the slice's size with weighted voting, Sec. 3.2), and the instance is removed when ``L_j``
 exceeds the voting threshold ``V``. The sanitized model is trained on what remains; the
-abnormal model on what was removed (the paper's "shadow sensor" input, Sec. 5).
+abnormal model on what was removed (what the paper's shadow-sensor architecture builds on).
 
 The sensor is anything with ``fit`` and ``predict``: a content sensor
 (:class:`~bastion.sensors.NGramSensor`, :class:`~bastion.sensors.PAYLSensor`) on a
@@ -91,7 +91,7 @@ class MicroModels(ParamsReprMixin):
 
     Attributes (after ``clean``):
         micro_models_: the fitted micro-models, in slice order.
-        slices_: ``(K + 1,)``-style list of row-index arrays, one per micro-model.
+        slices_: ``K`` arrays of instance indices, one per micro-model (its training slice).
         votes_: ``(K, n)`` bool, ``votes_[i, j]`` = micro-model i flags instance j.
         sanitized_model_: a sensor fitted on the kept instances.
         abnormal_model_: a sensor fitted on the removed instances (``None`` if none were).
@@ -249,15 +249,22 @@ class MicroModels(ParamsReprMixin):
     def recognise(self, payloads: Any) -> np.ndarray:
         """The shadow sensor's filter: ``(n,)`` bool, True where a payload looks like the removed ones.
 
-        The abnormal model (a sensor fitted on the instances the vote removed) does not find
-        such a payload anomalous: a new request close to the attacks that were cast out of
-        the training data, which a shadow sensor would handle (Cretu et al., Sec. 5).
+        A payload is recognised when the abnormal model (fitted on the instances the vote
+        removed) gives it a lower anomaly score than the sanitized model does (both are the
+        same sensor, so their scores compare); for a sensor without ``score``, when the
+        abnormal model does not flag it. These are new
+        requests close to the attacks cast out of the training data, which Cretu et al.'s
+        architecture hands to a heavily instrumented shadow sensor.
 
         Raises:
             NotFittedError: before ``clean`` on a stream, or when nothing was removed.
         """
-        if getattr(self, "abnormal_model_", None) is None:
+        abnormal, sanitized = getattr(self, "abnormal_model_", None), getattr(self, "sanitized_model_", None)
+        if abnormal is None or sanitized is None:
             raise NotFittedError(
                 "no abnormal model: call clean(stream) on a TrafficStream first (and it must remove something)"
             )
-        return ~self.abnormal_model_.predict(payloads)
+        payloads = check_payloads(payloads)
+        if hasattr(abnormal, "score") and hasattr(sanitized, "score"):
+            return abnormal.score(payloads) < sanitized.score(payloads)
+        return ~np.asarray(abnormal.predict(payloads), dtype=bool)

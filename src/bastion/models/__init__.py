@@ -1,7 +1,7 @@
 """Model adapters (torch, scikit-learn), reference architectures, training and safe I/O."""
 
 from bastion.models import io, zoo
-from bastion.models.base import GRADIENTS, LABELS, SCORES, BaseModel, Model, require
+from bastion.models.base import GRADIENTS, LABELS, SCORES, BaseModel, Model, WhiteBoxModel, require
 from bastion.models.onnx import OnnxModel
 from bastion.models.onnx_torch import onnx_to_torch
 from bastion.models.remote import RemoteModel
@@ -25,6 +25,7 @@ __all__ = [
     "SklearnModel",
     "TopK",
     "TorchModel",
+    "WhiteBoxModel",
     "fit",
     "io",
     "onnx_to_torch",

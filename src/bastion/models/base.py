@@ -14,12 +14,15 @@ capability. Every adapter counts the inputs it answers in ``queries``.
 from __future__ import annotations
 
 import threading
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from bastion.exceptions import CapabilityError, InputTypeError, ValidationError
 from bastion.validation import check_inputs, check_scalar
+
+if TYPE_CHECKING:
+    import torch
 
 LABELS = "labels"
 SCORES = "scores"
@@ -44,6 +47,24 @@ class Model(Protocol):
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """``(n, n_classes)`` float32 probabilities (needs the ``"scores"`` capability)."""
+
+
+@runtime_checkable
+class WhiteBoxModel(Model, Protocol):
+    """A Model with the ``"gradients"`` capability: its logits, differentiable in torch.
+
+    What gradient attacks and adversarial training use (:class:`~bastion.models.TorchModel`
+    and the white-box view of an ONNX graph implement it).
+    """
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """``(n, n_classes)`` float32 logits."""
+
+    def loss_gradient(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Gradient of the cross-entropy of ``y`` with respect to ``x``, shaped like ``x``."""
+
+    def logits_tensor(self, x: torch.Tensor) -> torch.Tensor:
+        """Differentiable logits of a tensor batch (counts queries, no validation)."""
 
 
 def require(model: Any, capability: str, who: str) -> None:

@@ -34,11 +34,12 @@ import torch
 from bastion.exceptions import BastionError, InputTypeError, UnsafeFileError, ValidationError
 from bastion.limits import check_bytes, limits
 from bastion.models import zoo
-from bastion.models.base import check_input_shape
+from bastion.models.base import GRADIENTS, LABELS, SCORES, check_input_shape
 from bastion.models.onnx import OnnxModel
 from bastion.models.onnx_graph import read_onnx
 from bastion.models.sklearn import SklearnModel
 from bastion.models.torch import TorchModel, module_output_width
+from bastion.validation import check_choice
 
 SPEC_FILE = "model.json"
 WEIGHTS_FILE = "weights.safetensors"
@@ -474,6 +475,7 @@ def load(
     input_shape: Sequence[int] | None = None,
     n_classes: int | None = None,
     clip: tuple[float, float] = (0.0, 1.0),
+    need: str | None = None,
 ) -> Any:
     """Load a model without unpickling.
 
@@ -489,6 +491,10 @@ def load(
             ...}`` (optionally ``clip`` and ``preprocessing``), or the path of a ``model.json``.
         input_shape, n_classes, clip: for single files that do not record them (ONNX
             graphs with dynamic dimensions, TorchScript, ``.skops``).
+        need: the capability the caller will use, ``"labels"``, ``"scores"`` or
+            ``"gradients"`` (``None``: as stored). With ``"gradients"`` an ONNX graph comes
+            back as the white-box :class:`TorchModel` of :meth:`OnnxModel.to_torch`, so a
+            gradient attack can run on it; other models are returned as loaded.
 
     Returns:
         A :class:`TorchModel`, :class:`SklearnModel` or :class:`OnnxModel`.
@@ -498,6 +504,35 @@ def load(
             types, unsafe ONNX, or a data file whose SHA-256 differs from its spec's.
         ValidationError: missing or malformed files.
     """
+    if need is not None:
+        check_choice(need, "need", (LABELS, SCORES, GRADIENTS))
+    return for_capability(
+        _load(path, trust_code, trusted, spec, input_shape=input_shape, n_classes=n_classes, clip=clip), need
+    )
+
+
+def for_capability(model: Any, need: str | None) -> Any:
+    """The view of ``model`` that offers ``need``: an ONNX graph becomes a TorchModel for gradients.
+
+    Returns ``model`` itself when it already offers ``need``, when ``need`` is ``None`` or
+    when no white-box view exists (the attack's :func:`~bastion.models.require` then names
+    what is missing).
+    """
+    if need == GRADIENTS and isinstance(model, OnnxModel) and GRADIENTS not in model.capabilities:
+        return model.to_torch()
+    return model
+
+
+def _load(
+    path: Any,
+    trust_code: bool,
+    trusted: Sequence[str],
+    spec: dict[str, Any] | str | Path | None,
+    *,
+    input_shape: Sequence[int] | None,
+    n_classes: int | None,
+    clip: tuple[float, float],
+) -> Any:
     if not isinstance(path, (str, Path)):
         raise InputTypeError(f"`path` must be a file or folder path, got {type(path).__name__}")
     if isinstance(trusted, str) or not all(isinstance(name, str) for name in _iterable(trusted, "trusted")):

@@ -205,11 +205,23 @@ class Scanner:
     # -- paths -----------------------------------------------------------------------------
     def scan_file(self, path: Path, member: str = "") -> str:
         """Scan one file on disk."""
-        size = path.stat().st_size
-        with open(path, "rb") as handle:
-            kind = self.scan_stream(
-                handle, member, depth=0, suffix=path.suffix.lower(), size_bytes=size, folder=path.parent
+        try:
+            size = path.stat().st_size
+            with open(path, "rb") as handle:
+                kind = self.scan_stream(
+                    handle, member, depth=0, suffix=path.suffix.lower(), size_bytes=size, folder=path.parent
+                )
+        except OSError as error:
+            self.collector.add(
+                Finding(
+                    "medium",
+                    "file.unreadable",
+                    f"the file cannot be read ({error.strerror or error}); not scanned",
+                    member=member,
+                    instead="check its permissions and scan it again",
+                )
             )
+            return "unknown"
         if kind == "unknown" and not member:
             self.collector.add(
                 Finding(

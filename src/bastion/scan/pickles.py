@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
+from bastion.scan import joblib_arrays
 from bastion.scan.findings import Finding
 from bastion.scan.policy import GADGETS, NESTED_LOADERS, classify, classify_dotted
 
@@ -37,6 +38,8 @@ KEEP_BYTES = 1 << 20
 """Bytes constants up to this size are kept whole (to rescan as nested pickles on demand)."""
 
 MAX_CALL_FINDINGS = 50
+MAX_CHAIN = 64
+"""getattr/attrgetter chains longer than this are left unresolved (reported as unresolved calls)."""
 TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 TORCH_LEGACY_PICKLES = 5
 
@@ -149,7 +152,7 @@ def render(value: Any, budget: int = 160) -> str:
 
 
 def _render(value: Any, depth: int) -> str:
-    if depth > 6:
+    if depth > 4:
         return "..."
     if isinstance(value, Ref):
         return value.dotted
@@ -205,6 +208,8 @@ class _Machine:
         self.called: set[tuple[str, str]] = set()
         self.call_texts: set[str] = set()
         self.scanned_blobs: set[int] = set()
+        self.nested_imports: set[str] = set()
+        self.pending_array: joblib_arrays.ArrayLayout | None = None
         self.protocol = 0
         self.result: Any = UNKNOWN
         self.anomalies: set[str] = set()
@@ -256,8 +261,7 @@ class _Machine:
         member = f"{self.member} > {inside}" if self.member else inside
         findings, imports = self.nested(data, member, self.depth + 1, forced)
         self.findings.extend(findings)
-        for name in imports:
-            self.imports.setdefault(name, (Ref(*name.rsplit(".", 1), offset), 0))
+        self.nested_imports.update(imports)
 
     # -- imports and calls -----------------------------------------------------------------
     def global_(self, module: str, name: str, offset: int) -> Ref:
@@ -266,21 +270,21 @@ class _Machine:
         self.imports[ref.dotted] = (first, count + 1)
         return ref
 
-    def dotted(self, value: Any) -> str | None:
+    def dotted(self, value: Any, depth: int = 0) -> str | None:
         """The dotted path a value stands for, following importers, getattr and attrgetter."""
         if isinstance(value, Ref):
             return value.dotted
-        if isinstance(value, Call):
+        if isinstance(value, Call) and depth < MAX_CHAIN:
             key = _key(value.func)
             first = _arg(value.args, 0)
             if key in _IMPORTERS and isinstance(first, str):
                 return first
             if key in _GETATTRS and isinstance(_arg(value.args, 1), str):
-                base = self.dotted(first)
+                base = self.dotted(first, depth + 1)
                 return None if base is None else f"{base}.{_arg(value.args, 1)}"
             inner = value.func
             if isinstance(inner, Call) and _key(inner.func) in _ATTRGETTERS and isinstance(_arg(inner.args, 0), str):
-                base = self.dotted(first)
+                base = self.dotted(first, depth + 1)
                 return None if base is None else f"{base}.{_arg(inner.args, 0)}"
         return None
 
@@ -296,9 +300,13 @@ class _Machine:
         if key is not None:
             self.called.add(key)
         dotted = self.dotted(target)
-        shown = f"{dotted or render(target)}({', '.join(render(a, 240) for a in all_args.items[:4])})"
-        if key is None and dotted is not None:
-            via.append(render(target))
+
+        def shown() -> str:
+            # Rendered only for a finding: most calls (tensor rebuilds) never need it.
+            if key is None and dotted is not None:
+                via.append(render(target))
+            return f"calls {dotted or render(target)}({', '.join(render(a, 240) for a in all_args.items[:4])})"
+
         if dotted is None:
             self.add(
                 "high",
@@ -309,16 +317,21 @@ class _Machine:
         else:
             verdict = classify_dotted(dotted) if key is None else classify(*key)
             if verdict.kind == "dangerous" and key not in GADGETS:
-                self.call_finding(verdict.severity, f"calls {shown}", verdict.what, via, offset, dotted)
+                self.call_finding(verdict.severity, shown, verdict.what, via, offset, dotted)
             elif verdict.kind == "unknown" and key is None:
-                self.call_finding("high", f"calls {shown}", verdict.what, via, offset, dotted)
+                self.call_finding("high", shown, verdict.what, via, offset, dotted)
         self.check_nested_argument(key, all_args, offset)
         return self.call_result(key, all_args, offset, func)
 
-    def call_finding(self, severity: str, text: str, what: str, via: list[str], offset: int, node: str) -> None:
+    def call_finding(
+        self, severity: str, text: Callable[[], str], what: str, via: list[str], offset: int, node: str
+    ) -> None:
+        if len(self.call_texts) >= MAX_CALL_FINDINGS:
+            return
+        described = text()
         through = f" through {' and '.join(via)}" if via else ""
-        message = f"{text}{through} when unpickled: {what}"
-        if message in self.call_texts or len(self.call_texts) >= MAX_CALL_FINDINGS:
+        message = f"{described}{through} when unpickled: {what}"
+        if message in self.call_texts:
             return
         self.call_texts.add(message)
         self.add(severity, "pickle.dangerous-call", message, offset, node)
@@ -407,7 +420,7 @@ class _Machine:
                 method = "append/extend" if "APPEND" in name else "__setitem__"
                 self.call_finding(
                     verdict.severity,
-                    f"calls {method} on {render(target)}",
+                    lambda: f"calls {method} on {render(target)}",
                     verdict.what,
                     [],
                     target.offset,
@@ -447,7 +460,11 @@ class _Machine:
             cls = items[0] if items else UNKNOWN
             stack.append(self.call(cls, Seq("tuple", items[1:]), offset))
         elif name == "BUILD":
-            self.pop()
+            state = self.pop()
+            try:
+                self.pending_array = joblib_arrays.layout(_key(getattr(self.top(), "func", None)), state)
+            except ValueError as error:
+                self.add("medium", "pickle.joblib-array", f"{error}: the scan cannot read past it", offset)
         elif name == "PERSID":
             stack.append(Persistent(arg))
         elif name == "BINPERSID":
@@ -512,9 +529,25 @@ def _run(machine: _Machine, stream: BinaryIO) -> tuple[bool, str | None, int]:
                 machine.protocol = max(machine.protocol, opcode.proto)
             if not machine.step(opcode.name, arg, offset):
                 return True, None, seen
+            if machine.pending_array is not None:
+                _past_joblib_array(machine, stream)
     except (ValueError, EOFError, OverflowError, MemoryError, UnicodeDecodeError) as error:
         return False, str(error) or type(error).__name__, seen
     return False, "the stream ends without a STOP opcode", seen
+
+
+def _past_joblib_array(machine: _Machine, stream: BinaryIO) -> None:
+    """Step over the array data joblib wrote after a wrapper's BUILD (a nested pickle is scanned)."""
+    layout, machine.pending_array = machine.pending_array, None
+    if layout.nested_pickle:
+        inner = _Machine(member=machine.member, base_offset=machine.base, depth=machine.depth, nested=machine.nested)
+        _run(inner, stream)
+        inner.import_findings()
+        machine.findings.extend(inner.findings)
+        machine.nested_imports.update(inner.imports, inner.nested_imports)
+        return
+    padding = stream.read(1)[0] if layout.aligned else 0
+    stream.seek(padding + layout.data_bytes, io.SEEK_CUR)
 
 
 def scan_pickle(
@@ -555,7 +588,7 @@ def scan_pickle(
             break
         machine.import_findings()
         findings.extend(machine.findings)
-        imports.update(machine.imports)
+        imports.update(machine.imports, machine.nested_imports)
         protocol = max(protocol, machine.protocol)
         count += 1
         for text in sorted(machine.anomalies):

@@ -146,6 +146,8 @@ SAFE: dict[str, frozenset[str]] = {
     "fractions": frozenset({"Fraction"}),
     "uuid": frozenset({"UUID"}),
     "argparse": frozenset({"Namespace"}),
+    # joblib's array wrapper: its data follows raw (or as a pickle, scanned) in the stream.
+    "joblib.numpy_pickle": frozenset({"NumpyArrayWrapper"}),
     "pathlib": frozenset({"Path", "PosixPath", "WindowsPath", "PurePath", "PurePosixPath", "PureWindowsPath"}),
 }
 

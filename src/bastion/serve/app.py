@@ -434,10 +434,17 @@ class ServeSettings:
 
 
 def build_app(settings: ServeSettings) -> FastAPI:
-    """Load the model (only through :func:`bastion.models.io.load`), open the store, build the app."""
+    """Scan the model file (:func:`bastion.scan.check_before_load`), load it only through
+    :func:`bastion.models.io.load`, open the store and build the app.
+
+    Raises:
+        UnsafeFileError: the scan found something of high severity or worse, or the loader
+            refused the file (pickle, TorchScript without ``trust_code``, ...).
+    """
     import torch
 
     from bastion.models import io
+    from bastion.scan import check_before_load
     from bastion.serve.sqlite import SQLiteStore
 
     torch.set_num_threads(1)  # requests run in parallel threads: one core each
@@ -450,6 +457,8 @@ def build_app(settings: ServeSettings) -> FastAPI:
         gateway_logger.propagate = False
     for name in ("bastion.serve", "uvicorn", "uvicorn.error"):
         logging.getLogger(name).addFilter(keys.RedactKeys())
+    # bastion scan reads the file without loading it; a finding of high severity or worse refuses it.
+    check_before_load(settings.model, fail_on="high")
     model = io.load(settings.model, trust_code=settings.trust_code, trusted=settings.trusted)
     store = SQLiteStore(settings.db, max_bytes=settings.db_max_bytes)
     return create_app(model, store, GatewayConfig(**(settings.gateway or {})))

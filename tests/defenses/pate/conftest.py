@@ -42,7 +42,7 @@ def fitted_pate(split) -> PATE:
     pate = PATE(
         teacher_factory=SVC(C=10), n_teachers=10, aggregator=GNMax(2.0), backend="serial", seed=0, progress=False
     )
-    return pate.fit_teachers(split.x_private, split.y_private)
+    return pate.fit(split.x_private, split.y_private)
 
 
 @pytest.fixture()

@@ -13,7 +13,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.svm import SVC
 
 import bastion.defenses
-from bastion.backends import BackendUnavailableError, LocalBackend
+from bastion.backends import LocalBackend
 from bastion.defenses.pate import (
     PATE,
     ConfidentGNMax,
@@ -24,7 +24,7 @@ from bastion.defenses.pate import (
     TorchTrainer,
     partition,
 )
-from bastion.exceptions import InputTypeError, NotFittedError, ValidationError
+from bastion.exceptions import BackendUnavailableError, InputTypeError, NotFittedError, ValidationError
 from bastion.models import SklearnModel, TorchModel, zoo
 
 
@@ -67,13 +67,13 @@ def test_partition_is_reproducible_and_depends_on_the_seed():
 def test_more_teachers_than_private_samples_raises_a_clear_error(split):
     pate = PATE(teacher_factory=small_teacher(), n_teachers=11, aggregator=GNMax(1), backend="serial", progress=False)
     with pytest.raises(ValidationError, match="`n_teachers` must be at most the number of private samples"):
-        pate.fit_teachers(split.x_private[:10], split.y_private[:10])
+        pate.fit(split.x_private[:10], split.y_private[:10])
 
 
 def test_a_single_class_shard_for_a_sklearn_teacher_raises_a_clear_error(split):
     pate = PATE(teacher_factory=small_teacher(), n_teachers=20, aggregator=GNMax(1), backend="serial", progress=False)
     with pytest.raises(ValidationError, match="single class"):
-        pate.fit_teachers(split.x_private[:20], split.y_private[:20])
+        pate.fit(split.x_private[:20], split.y_private[:20])
 
 
 def test_torch_teachers_with_more_outputs_than_classes_are_refused(split):
@@ -81,13 +81,13 @@ def test_torch_teachers_with_more_outputs_than_classes_are_refused(split):
     pate = PATE(teacher_factory=trainer, n_teachers=2, aggregator=GNMax(1), backend="serial", progress=False)
     # Labels 0..2 only: teachers with 12 outputs may predict classes the votes cannot count.
     keep = split.y_private < 3
-    pate.fit_teachers(split.x_private[keep], split.y_private[keep])
+    pate.fit(split.x_private[keep], split.y_private[keep])
     pate.teachers_[0][-1].bias.data[11] = 1e6
     with pytest.raises(ValidationError, match="build teachers with that many outputs"):
         pate.votes(split.x_public)
 
 
-def test_fit_teachers_trains_one_teacher_per_disjoint_shard(fitted_pate, split):
+def test_fit_trains_one_teacher_per_disjoint_shard(fitted_pate, split):
     assert len(fitted_pate.teachers_) == len(fitted_pate.shards_) == 10
     assert len(np.concatenate(fitted_pate.shards_)) == len(np.unique(np.concatenate(fitted_pate.shards_)))
     assert fitted_pate.n_classes_ == 10 and fitted_pate.input_shape_ == split.x_private.shape[1:]
@@ -131,7 +131,7 @@ def test_same_seed_gives_the_same_labels(split):
             seed=4,
             progress=False,
         )
-        .fit_teachers(split.x_private, split.y_private)
+        .fit(split.x_private, split.y_private)
         .label(split.x_public, max_queries=200)
         for _ in range(2)
     ]
@@ -148,7 +148,7 @@ def test_local_backend_gives_the_same_teachers_and_labels_as_serial(fitted_pate,
         seed=0,
         progress=False,
     )
-    local.fit_teachers(split.x_private, split.y_private)
+    local.fit(split.x_private, split.y_private)
     np.testing.assert_array_equal(local.votes(split.x_public), fitted_pate.votes(split.x_public))
     np.testing.assert_array_equal(
         local.label(split.x_public, max_queries=100).labels, fitted_pate.label(split.x_public, max_queries=100).labels
@@ -163,7 +163,7 @@ def test_confident_gnmax_labels_only_the_queries_it_answers(split):
         backend="serial",
         progress=False,
     )
-    pate.fit_teachers(split.x_private, split.y_private)
+    pate.fit(split.x_private, split.y_private)
     result = pate.label(split.x_public, max_queries=300, smooth_sensitivity=False)
     assert 0 < result.n_answered < result.n_queries == 300
     confident = pate.votes(split.x_public[:300]).max(axis=1) >= 9
@@ -199,7 +199,7 @@ def test_data_dependent_epsilon_is_at_most_the_data_independent_one(fitted_pate,
 
 def test_lnmax_labelling_is_accounted_without_smooth_sensitivity(split):
     pate = PATE(teacher_factory=small_teacher(), n_teachers=10, aggregator=LNMax(0.5), backend="serial", progress=False)
-    result = pate.fit_teachers(split.x_private, split.y_private).label(split.x_public, max_queries=50)
+    result = pate.fit(split.x_private, split.y_private).label(split.x_public, max_queries=50)
     assert result.n_answered == 50 and 0 < result.epsilon <= result.epsilon_data_independent
     assert result.epsilon_smooth_sensitivity is None
 
@@ -246,7 +246,7 @@ def test_gnmax_realized_and_expected_epsilons_agree(fitted_pate, split):
 
 def test_an_unsound_smooth_sensitivity_analysis_warns_and_releases_nothing(split):
     pate = PATE(teacher_factory=small_teacher(), n_teachers=10, aggregator=GNMax(1.0), backend="serial", progress=False)
-    pate.fit_teachers(split.x_private, split.y_private)
+    pate.fit(split.x_private, split.y_private)
     with pytest.warns(RuntimeWarning, match="conditions C5-C6"):
         result = pate.label(split.x_public, max_queries=50)
     assert result.epsilon_smooth_sensitivity is None and result.epsilon > 0
@@ -285,7 +285,7 @@ def test_labeling_result_serialises_to_json(fitted_pate, split):
 
 
 def test_sklearn_student_learns_from_the_answered_queries(fitted_pate, split):
-    student = fitted_pate.fit_student(LogisticRegression(max_iter=500), split.x_public, max_queries=300)
+    student = fitted_pate.fit_student(LogisticRegression(max_iter=500), split.x_public, max_queries=300).model_
     assert isinstance(student, SklearnModel) and accuracy(student, split.x_test, split.y_test) > 0.8
     assert fitted_pate.student_report_.n_labelled == 300
 
@@ -294,7 +294,7 @@ def test_torch_student_learns_from_the_answered_queries(fitted_pate, split):
     torch.manual_seed(0)
     trainer = TorchTrainer(functools.partial(zoo.mlp, (1, 8, 8), 10, hidden=(32,)), epochs=30, lr=3e-3)
     labeling = fitted_pate.label(split.x_public, max_queries=300)
-    student = fitted_pate.fit_student(trainer, split.x_public, labeling=labeling)
+    student = fitted_pate.fit_student(trainer, split.x_public, labeling=labeling).model_
     assert isinstance(student, TorchModel) and accuracy(student, split.x_test, split.y_test) > 0.7
 
 
@@ -302,7 +302,7 @@ def test_self_training_adds_confident_pseudo_labels(fitted_pate, split):
     labeling = fitted_pate.label(split.x_public, max_queries=150)
     student = fitted_pate.fit_student(
         LogisticRegression(max_iter=500), split.x_public, labeling=labeling, self_training_rounds=2, confidence=0.8
-    )
+    ).model_
     report = fitted_pate.student_report_
     assert report.n_labelled == 150 and 0 < report.n_pseudo_labelled <= len(split.x_public) - 150
     assert accuracy(student, split.x_test, split.y_test) > 0.8
@@ -310,8 +310,10 @@ def test_self_training_adds_confident_pseudo_labels(fitted_pate, split):
 
 def test_label_spreading_student_learns_from_every_public_sample(fitted_pate, split):
     labeling = fitted_pate.label(split.x_public, max_queries=100, smooth_sensitivity=False)
-    plain = accuracy(fitted_pate.fit_student(SVC(C=10), split.x_public, labeling=labeling), split.x_test, split.y_test)
-    spread = fitted_pate.fit_student(SVC(C=10), split.x_public, labeling=labeling, label_spreading=7)
+    plain = accuracy(
+        fitted_pate.fit_student(SVC(C=10), split.x_public, labeling=labeling).model_, split.x_test, split.y_test
+    )
+    spread = fitted_pate.fit_student(SVC(C=10), split.x_public, labeling=labeling, label_spreading=7).model_
     report = fitted_pate.student_report_
     assert report.n_labelled == 100 and report.n_spread_labelled == len(split.x_public) - 100
     assert accuracy(spread, split.x_test, split.y_test) > plain + 0.03
@@ -326,9 +328,9 @@ def test_label_spreading_teachers_beat_svm_teachers_on_tiny_shards(split):
     x_private, y_private = split.x_private[:300], split.y_private[:300]
     mean_accuracy = {}
     for name, teacher in (("svc", SVC(C=10)), ("spreading", LabelSpreadingClassifier(split.x_public, 10))):
-        pate = PATE(
-            teacher_factory=teacher, n_teachers=30, aggregator=GNMax(1), backend="serial", progress=False
-        ).fit_teachers(x_private, y_private)
+        pate = PATE(teacher_factory=teacher, n_teachers=30, aggregator=GNMax(1), backend="serial", progress=False).fit(
+            x_private, y_private
+        )
         mean_accuracy[name] = float(np.mean(pate.teacher_predictions(split.x_test) == split.y_test))
     assert mean_accuracy["spreading"] > mean_accuracy["svc"] + 0.05
 
@@ -336,7 +338,7 @@ def test_label_spreading_teachers_beat_svm_teachers_on_tiny_shards(split):
 def test_torch_teachers_vote_better_than_chance(split):
     trainer = TorchTrainer(functools.partial(zoo.mlp, (1, 8, 8), 10, hidden=(32,)), epochs=20, lr=3e-3)
     pate = PATE(teacher_factory=trainer, n_teachers=4, aggregator=GNMax(1), backend="serial", progress=False)
-    pate.fit_teachers(split.x_private[:400], split.y_private[:400])
+    pate.fit(split.x_private[:400], split.y_private[:400])
     assert all(isinstance(t, torch.nn.Module) for t in pate.teachers_)
     assert np.mean(pate.votes(split.x_test).argmax(axis=1) == split.y_test) > 0.7
 
@@ -355,7 +357,7 @@ def test_student_with_no_answered_query_raises_a_clear_error(split):
         backend="serial",
         progress=False,
     )
-    pate.fit_teachers(split.x_private, split.y_private)
+    pate.fit(split.x_private, split.y_private)
     with pytest.raises(ValidationError, match="answered none"):
         pate.fit_student(LogisticRegression(), split.x_public, max_queries=50)
 
@@ -369,9 +371,9 @@ def test_labeling_of_other_public_data_is_refused(fitted_pate, split):
 # --------------------------------------------------------------------------- bad input
 
 
-def test_using_pate_before_fit_teachers_raises_not_fitted(split):
+def test_using_pate_before_fit_raises_not_fitted(split):
     pate = PATE(teacher_factory=small_teacher(), n_teachers=5, aggregator=GNMax(1), backend="serial")
-    with pytest.raises(NotFittedError, match="fit_teachers"):
+    with pytest.raises(NotFittedError, match=r"call fit\(x_private, y_private\)"):
         pate.label(split.x_public)
 
 

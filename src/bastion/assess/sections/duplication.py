@@ -14,12 +14,12 @@ accuracy-against-epsilon curve, with the membership attack re-run on its student
 
 from __future__ import annotations
 
-import inspect
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
-from bastion.assess import figures
+from bastion import plots
 from bastion.assess.atlas import mitigation, technique
 from bastion.assess.registry import Cell, CellUnavailableError, Figure, Section, cell_function, register_section
 from bastion.assess.sections.common import accuracy, done, percent, retrain_schedule, rounded, subset
@@ -102,13 +102,6 @@ def plan(config: Any, profile: Any) -> list[Cell]:
     return cells
 
 
-def _extract(attack_class: type, options: dict[str, Any], model: Any, budget: int, seed: int, x_eval, y_eval) -> Any:
-    # The seed belongs to the attack's __init__ where the attack takes it there, else to extract().
-    if "seed" in inspect.signature(attack_class.__init__).parameters:
-        return attack_class(**options, seed=seed).extract(model, budget=budget, x_eval=x_eval, y_eval=y_eval)
-    return attack_class(**options).extract(model, budget=budget, seed=seed, x_eval=x_eval, y_eval=y_eval)
-
-
 @cell_function("duplication.extraction")
 def extraction_cell(context: Any) -> dict[str, Any]:
     """Knockoff Nets at every budget against the model behind one output policy."""
@@ -131,19 +124,13 @@ def extraction_cell(context: Any) -> dict[str, Any]:
             target = LabelOnly(model)
         else:
             target = model
-        options = {
-            "output": "labels" if policy == "labels" else "probabilities",
-            "epochs": section["substitute_epochs"],
-        }
-        result = _extract(
-            KnockoffNets,
-            {"pool": pool, **options},
-            target,
-            budget,
-            context.seed,
-            dataset.x_test[held_out],
-            dataset.y_test[held_out],
+        attack = KnockoffNets(
+            pool,
+            output="labels" if policy == "labels" else "probabilities",
+            epochs=section["substitute_epochs"],
+            seed=context.seed,
         )
+        result = attack.extract(target, budget=budget, x_eval=dataset.x_test[held_out], y_eval=dataset.y_test[held_out])
         points.append(
             {"budget": budget, "queries": result.queries_used, "fidelity": result.fidelity, "accuracy": result.accuracy}
         )
@@ -156,12 +143,10 @@ def equation_solving_cell(context: Any) -> dict[str, Any]:
     from bastion.attacks.extraction import EquationSolving
 
     model, dataset = context.model, context.dataset
-    attack = EquationSolving()
+    attack = EquationSolving(seed=context.seed)
     budget = attack.minimum_budget(model)
     _, held_out = attacker_split(dataset, context.config.seed)
-    result = _extract(
-        EquationSolving, {}, model, budget, context.seed, dataset.x_test[held_out], dataset.y_test[held_out]
-    )
+    result = attack.extract(model, budget=budget, x_eval=dataset.x_test[held_out], y_eval=dataset.y_test[held_out])
     return {
         "budget": budget,
         "queries": result.queries_used,
@@ -173,15 +158,7 @@ def equation_solving_cell(context: Any) -> dict[str, Any]:
 def _membership(attack: Any, model: Any, members: tuple, nonmembers: tuple) -> Any:
     from bastion.attacks.inference import evaluate_membership
 
-    # Keywords: the same call whichever of (model, attack) comes first.
-    return evaluate_membership(
-        attack=attack,
-        model=model,
-        x_members=members[0],
-        y_members=members[1],
-        x_nonmembers=nonmembers[0],
-        y_nonmembers=nonmembers[1],
-    )
+    return evaluate_membership(model, attack, *members, *nonmembers)
 
 
 def _roc(result: Any) -> dict[str, Any]:
@@ -195,6 +172,17 @@ def _roc(result: Any) -> dict[str, Any]:
         "n_members": result.n_members,
         "n_nonmembers": result.n_nonmembers,
     }
+
+
+def _roc_view(roc: dict[str, Any]) -> SimpleNamespace:
+    """A stored ROC with the fields of a MembershipResult, for :func:`bastion.plots.roc_figure`."""
+    return SimpleNamespace(
+        roc_fpr=roc["fpr"],
+        roc_tpr=roc["tpr"],
+        auc=roc["auc"],
+        tpr_at_fpr_1pct=roc["tpr_at_1pct_fpr"],
+        n_nonmembers=roc["n_nonmembers"],
+    )
 
 
 @cell_function("duplication.membership")
@@ -239,9 +227,9 @@ def pate_cell(context: Any) -> dict[str, Any]:
     x_public = dataset.x_train[n_private:]
     learner = LogisticRegression(max_iter=300)
     defense = PATE(
-        learner,
-        section["pate_teachers"],
-        GNMax(context.params["sigma"]),
+        teacher_factory=learner,
+        n_teachers=section["pate_teachers"],
+        aggregator=GNMax(sigma=context.params["sigma"]),
         backend="serial",
         seed=context.seed,
         progress=False,
@@ -383,17 +371,14 @@ def make_figures(records: list[dict[str, Any]], config: Any) -> list[Figure]:
     extraction = _extraction_results(records)
     if extraction:
         curves = {
-            r["label"]: {
-                "queries": [p["queries"] for p in r["points"]],
-                "fidelity": [p["fidelity"] for p in r["points"]],
-            }
+            r["label"]: ([p["queries"] for p in r["points"]], [p["fidelity"] for p in r["points"]])
             for r in extraction.values()
         }
         out.append(
             Figure(
                 "extraction-fidelity",
                 "Model extraction against the output policy",
-                figures.fidelity_curves(curves),
+                plots.figure_svg(plots.fidelity_figure(curves)),
                 "Knockoff Nets (Orekondy et al. 2019): share of held-out inputs on which a copy trained on the model's "
                 "answers agrees with it, against the queries the attacker spent, for each output policy of the API.",
             )
@@ -407,7 +392,7 @@ def make_figures(records: list[dict[str, Any]], config: Any) -> list[Figure]:
             Figure(
                 "membership-roc",
                 "Membership inference",
-                figures.roc_curves(roc),
+                plots.figure_svg(plots.roc_figure({label: _roc_view(curve) for label, curve in roc.items()})),
                 "ROC curves on log-log axes: the left edge shows how many training records an attacker identifies "
                 "while making almost no false accusations (Carlini et al. 2022).",
             )
@@ -418,7 +403,9 @@ def make_figures(records: list[dict[str, Any]], config: Any) -> list[Figure]:
             Figure(
                 "pate-epsilon",
                 "PATE: accuracy against privacy",
-                figures.pate_curve(pate, baseline),
+                plots.figure_svg(
+                    plots.privacy_figure([r["epsilon"] for r in pate], [r["accuracy"] for r in pate], baseline=baseline)
+                ),
                 "Accuracy of PATE students (Papernot et al. 2018, GNMax aggregation) against the data-dependent "
                 "epsilon of the answers they learned from (delta = 1e-5); smaller epsilon, stronger privacy.",
             )

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import inspect
 import time
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
-from bastion.assess import figures
+from bastion import plots
 from bastion.assess.atlas import mitigation, technique
 from bastion.assess.registry import Cell, CellUnavailableError, Figure, Section, cell_function, register_section
 from bastion.assess.sections.common import accuracy, done, percent, rounded, subset
@@ -113,7 +114,7 @@ def _variant(context: Any, variant: str) -> Any:
     started = time.perf_counter()
     if variant == "adversarial_training":
         defense = AdversarialTraining(
-            "pgd",
+            method="pgd",
             eps=section["train_eps"],
             steps=section["train_steps"],
             norm=section["norm"],
@@ -124,7 +125,7 @@ def _variant(context: Any, variant: str) -> Any:
             progress=False,
             seed=context.seed,
         )
-        defense.fit(build(), dataset)
+        defense.fit(build, dataset)
     else:
         defense = DefensiveDistillation(
             temperature=section["distillation_temperature"],
@@ -284,7 +285,7 @@ def summarize(records: list[dict[str, Any]], config: Any) -> list[dict[str, Any]
             cost=f"clean accuracy {-drop:+.1f} pts",
         )
         verdict += (
-            f" {best['label'].capitalize()} lowers that to {percent(1 - _at(best, eps))} "
+            f" {best['label'][:1].upper() + best['label'][1:]} lowers that to {percent(1 - _at(best, eps))} "
             f"(clean accuracy {-drop:+.1f} points)."
         )
     row["verdict"] = verdict
@@ -315,29 +316,42 @@ def make_figures(records: list[dict[str, Any]], config: Any) -> list[Figure]:
             Figure(
                 "adversarial-examples",
                 "Adversarial examples",
-                figures.adversarial_grid(result, classes),
+                plots.figure_svg(
+                    plots.adversarial_examples_figure(
+                        result["clean"],
+                        result["adversarial"],
+                        clean_labels=result["clean_label"],
+                        adversarial_labels=result["adversarial_label"],
+                        clean_confidences=result["clean_confidence"],
+                        adversarial_confidences=result["adversarial_confidence"],
+                        classes=classes,
+                        title=f"{result['attack']} at eps = {result['eps']:g}",
+                    )
+                ),
                 f"Top: correctly classified test inputs; middle: the same inputs after {result['attack']} changed each "
                 f"feature by at most {result['eps']:g} ({flipped} of {len(result['clean_label'])} now "
                 "misclassified, red); "
                 "bottom: the perturbation, amplified.",
             )
         )
+    # eps = 0 is the accuracy on the attacked samples, the start of their curve.
     curves = {
-        r["result"]["label"]: {**r["result"], "masking": r["result"]["gradient_masking"]}
+        r["result"]["label"]: SimpleNamespace(
+            **{**r["result"], "clean_accuracy": r["result"]["clean_accuracy_samples"]}
+        )
         for r in done(records, "evasion.robustness")
     }
     if curves:
         notes = tuple(
             f"{label}: {finding['name']} ({finding['severity']}): {finding['evidence']}"
             for label, curve in curves.items()
-            for finding in curve["findings"]
+            for finding in curve.findings
         )
-        norm = next(iter(curves.values()))["norm"]
         out.append(
             Figure(
                 "robust-accuracy",
                 "Robust accuracy against eps",
-                figures.robust_accuracy_curves(curves, norm),
+                plots.figure_svg(plots.robustness_figure(curves, title="robust accuracy under the attack ensemble")),
                 "Share of test inputs still classified correctly when an attacker may change each feature by up to eps "
                 "(worst case over the attack ensemble); eps = 0 is clean accuracy.",
                 notes or ("No sign of gradient masking: the evaluation's attacks behaved as expected.",),

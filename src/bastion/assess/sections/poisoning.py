@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from bastion.assess import figures
+from bastion import plots
 from bastion.assess.atlas import mitigation, technique
 from bastion.assess.registry import Cell, Figure, Section, cell_function, register_section
 from bastion.assess.sections.common import done, percent, require_class, retrain_schedule
@@ -208,10 +208,13 @@ def summarize(records: list[dict[str, Any]], config: Any) -> list[dict[str, Any]
         if by_success:
             row["verdict"] = f"Poisoning {share} of the training data: {metric} {percent(base[key])}."
         else:
-            row["verdict"] = f"Poisoning {share} of the training data leaves {percent(base[key])} test accuracy."
+            row["verdict"] = (
+                f"Poisoning {share} of the training data leaves {percent(base[key])} test accuracy "
+                f"(trained on clean data: {percent(base['baseline_clean_accuracy'])})."
+            )
         if best is not None:
             row["cost"] = f"{best['removed']} training rows removed, clean accuracy {percent(best['clean_accuracy'])}"
-            row["verdict"] += f" {best['label'].capitalize()} brings it to {percent(best[key])}."
+            row["verdict"] += f" {best['label'][:1].upper() + best['label'][1:]} brings it to {percent(best[key])}."
         rows.append(row)
     return rows
 
@@ -237,8 +240,15 @@ def make_figures(records: list[dict[str, Any]], config: Any) -> list[Figure]:
         out.append(
             Figure(
                 f"poisoning-{name}",
-                f"{label.capitalize()}: before and after sanitization",
-                figures.poisoning_bars(results, label),
+                f"{label[:1].upper() + label[1:]}: before and after sanitization",
+                plots.figure_svg(
+                    plots.poisoning_figure(
+                        [r["label"] for r in results],
+                        [r["attack_success"] for r in results],
+                        [r["clean_accuracy"] for r in results],
+                        title=label,
+                    )
+                ),
                 "Red: attack success (backdoor: triggered inputs classified as the target class; boundary shift: "
                 "source-class inputs misclassified); green: accuracy on the clean test split; one pair per sanitizer, "
                 "the model retrained on what it kept.",
@@ -256,8 +266,12 @@ def make_figures(records: list[dict[str, Any]], config: Any) -> list[Figure]:
                 Figure(
                     f"poisoning-{name}-trigger",
                     "A triggered input",
-                    figures.triggered_pair(
-                        example["clean"], example["triggered"], ("clean", f"triggered (-> '{example['target_class']}')")
+                    plots.figure_svg(
+                        plots.trigger_figure(
+                            example["clean"],
+                            example["triggered"],
+                            labels=("clean", f"triggered (-> '{example['target_class']}')"),
+                        )
                     ),
                     "The backdoor's trigger: a model trained on the poisoned data sends inputs carrying it to the "
                     "target class.",

@@ -19,7 +19,7 @@ from bastion.attacks.evasion.base import (
 )
 from bastion.attacks.norms import ascent_direction, clip_to_range, per_sample, project, random_start
 from bastion.exceptions import ValidationError
-from bastion.models.base import require
+from bastion.models.base import Model, WhiteBoxModel, require
 from bastion.validation import check_choice, check_scalar, check_seed
 
 APGD_LOSSES = ("ce", "dlr")
@@ -112,7 +112,7 @@ class APGD(EvasionAttack):
         self.seed = check_seed(seed)
         self.progress = bool(progress)
 
-    def generate(self, model: Any, x: np.ndarray, y: np.ndarray | None = None, *, target: Any = None) -> np.ndarray:
+    def generate(self, model: Model, x: np.ndarray, y: np.ndarray | None = None, *, target: Any = None) -> np.ndarray:
         """Craft adversarial examples; see :meth:`EvasionAttack.generate`.
 
         Raises:
@@ -129,7 +129,14 @@ class APGD(EvasionAttack):
                 )
         return super().generate(model, x, y, target=target)
 
-    def _attack(self, model: Any, x, labels, targets, generator) -> torch.Tensor:
+    def _attack(
+        self,
+        model: WhiteBoxModel,
+        x: torch.Tensor,
+        labels: torch.Tensor,
+        targets: torch.Tensor | None,
+        generator: torch.Generator,
+    ) -> torch.Tensor:
         result, best_values, found = self._run(model, x, labels, targets, generator)
         for _ in range(self.n_restarts - 1):
             remaining = (~found).nonzero().squeeze(1)
@@ -144,7 +151,14 @@ class APGD(EvasionAttack):
             found[chosen] = newly[better]
         return result
 
-    def _run(self, model: Any, x, labels, targets, generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _run(
+        self,
+        model: WhiteBoxModel,
+        x: torch.Tensor,
+        labels: torch.Tensor,
+        targets: torch.Tensor | None,
+        generator: torch.Generator,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """One APGD run: ``(points, their objective values, adversarial mask)``."""
         n = len(x)
         ball = (self.norm, self.eps)

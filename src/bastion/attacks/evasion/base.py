@@ -15,15 +15,16 @@ import numpy as np
 import torch
 
 from bastion.attacks import losses
-from bastion.attacks.norms import NORMS, clip_to_range, project
-from bastion.models.base import GRADIENTS, SCORES, require
+from bastion.attacks.norms import NORMS, constrain
+from bastion.mixins import ParamsReprMixin
+from bastion.models.base import GRADIENTS, SCORES, Model, WhiteBoxModel, require
 from bastion.validation import check_choice, check_labels, check_scalar
 
 LOSSES = ("ce", "margin", "dlr")
 DEFAULT_CHUNK = 256
 
 
-def model_device(model: Any) -> torch.device:
+def model_device(model: Model) -> torch.device:
     """Where an attack should put its tensors for ``model``."""
     return getattr(model, "device", torch.device("cpu"))
 
@@ -42,7 +43,7 @@ def objective(logits: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor 
 
 
 def objective_gradient(
-    model: Any, x: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor | None, loss: str
+    model: WhiteBoxModel, x: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor | None, loss: str
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """One forward and backward pass: ``(objective (n,), gradient like x, logits)``."""
     # enable_grad: attacks may be run from inside a caller's no_grad block.
@@ -60,7 +61,7 @@ def is_adversarial(logits_or_scores: torch.Tensor, labels: torch.Tensor, targets
     return predictions != labels if targets is None else predictions == targets
 
 
-def score_function(model: Any) -> Callable[[torch.Tensor], torch.Tensor]:
+def score_function(model: Model) -> Callable[[torch.Tensor], torch.Tensor]:
     """A torch function returning class probabilities, for score-based attacks.
 
     Uses the module directly for white-box models (no numpy round trip) and
@@ -81,7 +82,7 @@ def score_function(model: Any) -> Callable[[torch.Tensor], torch.Tensor]:
     return remote_scores
 
 
-def label_function(model: Any) -> Callable[[torch.Tensor], torch.Tensor]:
+def label_function(model: Model) -> Callable[[torch.Tensor], torch.Tensor]:
     """A torch function returning predicted labels, for decision-based attacks."""
     if GRADIENTS in model.capabilities:
 
@@ -97,7 +98,7 @@ def label_function(model: Any) -> Callable[[torch.Tensor], torch.Tensor]:
     return remote_labels
 
 
-class EvasionAttack:
+class EvasionAttack(ParamsReprMixin):
     """Base class of evasion attacks: ``generate(model, x, y=None, *, target=None)``.
 
     Subclasses set ``requires`` (the model capability they need), store their
@@ -110,7 +111,7 @@ class EvasionAttack:
     norm: str | None = None
     seed: int = 0
 
-    def generate(self, model: Any, x: np.ndarray, y: np.ndarray | None = None, *, target: Any = None) -> np.ndarray:
+    def generate(self, model: Model, x: np.ndarray, y: np.ndarray | None = None, *, target: Any = None) -> np.ndarray:
         """Craft adversarial examples.
 
         Args:
@@ -152,14 +153,12 @@ class EvasionAttack:
                 ).detach()
             )
         adversarial = torch.cat(pieces)
-        if self.eps is not None:
-            adversarial = x_torch + project(adversarial - x_torch, self.norm, self.eps)
-        adversarial = clip_to_range(adversarial, model.clip)
+        adversarial = constrain(x_torch, adversarial, self.norm, self.eps, model.clip)
         return adversarial.cpu().numpy().astype(np.float32)
 
     def perturb(
         self,
-        model: Any,
+        model: WhiteBoxModel,
         x: torch.Tensor,
         labels: torch.Tensor,
         generator: torch.Generator,
@@ -175,13 +174,11 @@ class EvasionAttack:
         the eps-ball (bounded attacks) and the input range.
         """
         adversarial = self._attack(model, x, labels, targets, generator).detach()
-        if self.eps is not None:
-            adversarial = x + project(adversarial - x, self.norm, self.eps)
-        return clip_to_range(adversarial, model.clip)
+        return constrain(x, adversarial, self.norm, self.eps, model.clip)
 
     def _attack(
         self,
-        model: Any,
+        model: Model,
         x: torch.Tensor,
         labels: torch.Tensor,
         targets: torch.Tensor | None,
@@ -197,10 +194,6 @@ class EvasionAttack:
             target = check_scalar(target, "target", kind=int, low=0, high=n_classes - 1)
             return np.full(n_samples, target, dtype=np.int64)
         return check_labels(target, "target", n_samples=n_samples, n_classes=n_classes)
-
-    def __repr__(self) -> str:
-        shown = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
-        return f"{type(self).__name__}({shown})"
 
 
 def check_norm(norm: Any) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 from tqdm.auto import tqdm
@@ -11,6 +10,7 @@ from tqdm.auto import tqdm
 from bastion.attacks import losses
 from bastion.attacks.evasion.base import EvasionAttack, is_adversarial
 from bastion.attacks.norms import per_sample
+from bastion.models.base import WhiteBoxModel
 from bastion.validation import check_scalar
 
 # Inputs exactly on the range's edge would map to an infinite tanh-space variable.
@@ -77,7 +77,14 @@ class CarliniWagnerL2(EvasionAttack):
         self.abort_early = bool(abort_early)
         self.progress = bool(progress)
 
-    def _attack(self, model: Any, x, labels, targets, generator) -> torch.Tensor:
+    def _attack(
+        self,
+        model: WhiteBoxModel,
+        x: torch.Tensor,
+        labels: torch.Tensor,
+        targets: torch.Tensor | None,
+        generator: torch.Generator,
+    ) -> torch.Tensor:
         low, high = model.clip
         half_range = (high - low) / 2
         w_start = torch.atanh(((x - low) / half_range - 1).clamp(-_EDGE, _EDGE))

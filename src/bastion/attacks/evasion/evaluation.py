@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -10,11 +9,13 @@ from typing import Any
 import numpy as np
 
 from bastion.exceptions import InputTypeError
+from bastion.mixins import ResultMixin
+from bastion.models.base import Model
 from bastion.validation import check_labels
 
 
 @dataclass(frozen=True)
-class EvasionResult:
+class EvasionResult(ResultMixin):
     """How one evasion attack fared against one model on one batch.
 
     Attributes:
@@ -43,12 +44,8 @@ class EvasionResult:
     queries_used: int
     seconds: float
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict of the fields."""
-        return dataclasses.asdict(self)
 
-
-def evaluate(model: Any, attack: Any, x: np.ndarray, y: np.ndarray, *, target: Any = None) -> EvasionResult:
+def evaluate(model: Model, attack: Any, x: np.ndarray, y: np.ndarray, *, target: Any = None) -> EvasionResult:
     """Run ``attack`` on ``(x, y)`` and measure accuracy, success, perturbation and cost.
 
     Args:

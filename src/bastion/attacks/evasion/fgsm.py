@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 
 from bastion.attacks.evasion.base import EvasionAttack, check_eps, check_loss, check_norm, objective_gradient
 from bastion.attacks.norms import ascent_direction, clip_to_range
+from bastion.models.base import WhiteBoxModel
 
 
 class FGSM(EvasionAttack):
@@ -32,6 +31,13 @@ class FGSM(EvasionAttack):
         self.norm = check_norm(norm)
         self.loss = check_loss(loss)
 
-    def _attack(self, model: Any, x, labels, targets, generator) -> torch.Tensor:
+    def _attack(
+        self,
+        model: WhiteBoxModel,
+        x: torch.Tensor,
+        labels: torch.Tensor,
+        targets: torch.Tensor | None,
+        generator: torch.Generator,
+    ) -> torch.Tensor:
         _, gradient, _ = objective_gradient(model, x, labels, targets, self.loss)
         return clip_to_range(x + self.eps * ascent_direction(gradient, self.norm), model.clip)

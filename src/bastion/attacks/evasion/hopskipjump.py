@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 from tqdm.auto import tqdm
@@ -11,7 +10,7 @@ from tqdm.auto import tqdm
 from bastion.attacks.evasion.base import EvasionAttack, check_norm, label_function
 from bastion.attacks.norms import clip_to_range, norms
 from bastion.exceptions import ValidationError
-from bastion.models.base import LABELS
+from bastion.models.base import LABELS, Model
 from bastion.validation import check_scalar, check_seed
 
 # Rows per model call: bounds memory when a batch's probes are evaluated together.
@@ -106,7 +105,14 @@ class HopSkipJump(EvasionAttack):
         self.seed = check_seed(seed)
         self.progress = bool(progress)
 
-    def _attack(self, model: Any, x, labels, targets, generator) -> torch.Tensor:
+    def _attack(
+        self,
+        model: Model,
+        x: torch.Tensor,
+        labels: torch.Tensor,
+        targets: torch.Tensor | None,
+        generator: torch.Generator,
+    ) -> torch.Tensor:
         n = len(x)
         origin = x.reshape(n, -1)
         d = origin.shape[1]

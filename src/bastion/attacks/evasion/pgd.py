@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
 import torch
 
-from bastion.attacks.evasion.base import (
-    EvasionAttack,
-    check_eps,
-    check_loss,
-    check_norm,
-    is_adversarial,
-    objective_gradient,
-)
-from bastion.attacks.norms import ascent_direction, clip_to_range, per_sample, project, random_start
+from bastion.attacks.evasion.base import EvasionAttack, check_eps, check_loss, check_norm, is_adversarial, objective
+from bastion.attacks.norms import ascent_direction, clip_to_range, per_sample, project
+from bastion.attacks.norms import random_start as start_in_ball
+from bastion.models.base import WhiteBoxModel
 from bastion.validation import check_scalar, check_seed
 
 
@@ -60,17 +55,84 @@ class PGD(EvasionAttack):
         self.loss = check_loss(loss)
         self.seed = check_seed(seed)
 
-    def _attack(self, model: Any, x, labels, targets, generator) -> torch.Tensor:
-        adversarial = x
-        if self.random_start:
-            adversarial = clip_to_range(x + random_start(x.shape, self.norm, self.eps, generator, x.device), model.clip)
-        best = adversarial
-        found = torch.zeros(len(x), dtype=torch.bool, device=x.device)
-        for _ in range(self.steps):
-            _, gradient, logits = objective_gradient(model, adversarial, labels, targets, self.loss)
-            newly = is_adversarial(logits, labels, targets) & ~found
+    def _attack(
+        self,
+        model: WhiteBoxModel,
+        x: torch.Tensor,
+        labels: torch.Tensor,
+        targets: torch.Tensor | None,
+        generator: torch.Generator,
+    ) -> torch.Tensor:
+        def attack_objective(x_adv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            logits = model.logits_tensor(x_adv)
+            return objective(logits, labels, targets, self.loss), is_adversarial(logits.detach(), labels, targets)
+
+        return ascent(
+            attack_objective,
+            x,
+            eps=self.eps,
+            alpha=self.alpha,
+            steps=self.steps,
+            norm=self.norm,
+            clip=model.clip,
+            generator=generator,
+            random_start=self.random_start,
+        )
+
+
+Objective = Callable[[torch.Tensor], "torch.Tensor | tuple[torch.Tensor, torch.Tensor]"]
+
+
+def ascent(
+    objective: Objective,
+    x: torch.Tensor,
+    *,
+    eps: float,
+    alpha: float,
+    steps: int,
+    norm: str,
+    clip: tuple[float, float],
+    generator: torch.Generator,
+    random_start: bool = True,
+) -> torch.Tensor:
+    """PGD's projected ascent of a per-sample objective inside the eps-ball (Madry et al., Eq. 2).
+
+    ``x_{t+1} = Proj_{x + S}(x_t + alpha * d(grad J(x_t)))`` with ``d`` the sign (L-inf) or
+    the normalised gradient (L2), clipped to ``clip``, from a uniform point of the ball when
+    ``random_start``. One forward and one backward pass of ``objective`` per step.
+
+    Args:
+        objective: ``J(x_adv)``, differentiable, returning the ``(n,)`` values to maximise,
+            or ``(values, success)`` where ``success`` is an ``(n,)`` bool computed in the
+            same pass: a sample that succeeds at a step keeps that iterate (PGD's rule for
+            evaluation). Without ``success`` the last iterate is returned (what adversarial
+            training wants).
+        x: the clean batch, a tensor inside ``clip``.
+        eps, alpha, steps, norm: radius, step size, number of steps, ``"inf"`` or ``"2"``.
+        clip: the valid input range.
+        generator: the seeded generator of the random start.
+        random_start: start from a uniform point of the ball instead of ``x``.
+
+    Returns:
+        A detached tensor like ``x``, inside the ball and ``clip`` (up to the final
+        projection the caller applies).
+    """
+    adversarial = x
+    if random_start:
+        adversarial = clip_to_range(x + start_in_ball(x.shape, norm, eps, generator, x.device), clip)
+    best = adversarial
+    found = torch.zeros(len(x), dtype=torch.bool, device=x.device)
+    for _ in range(steps):
+        # enable_grad: the ascent may run inside a caller's no_grad block.
+        with torch.enable_grad():
+            point = adversarial.detach().requires_grad_(True)
+            answer = objective(point)
+            values, success = answer if isinstance(answer, tuple) else (answer, None)
+            (gradient,) = torch.autograd.grad(values.sum(), point)
+        if success is not None:
+            newly = success & ~found
             best = torch.where(per_sample(newly, x), adversarial, best)
             found |= newly
-            stepped = adversarial + self.alpha * ascent_direction(gradient, self.norm)
-            adversarial = clip_to_range(x + project(stepped - x, self.norm, self.eps), model.clip)
-        return torch.where(per_sample(found, x), best, adversarial)
+        stepped = adversarial + alpha * ascent_direction(gradient, norm)
+        adversarial = clip_to_range(x + project(stepped - x, norm, eps), clip)
+    return torch.where(per_sample(found, x), best, adversarial).detach()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -14,7 +13,8 @@ from tqdm.auto import tqdm
 
 from bastion.attacks.evasion.base import check_eps, check_norm
 from bastion.exceptions import InputTypeError, ValidationError
-from bastion.models.base import GRADIENTS, SCORES, require
+from bastion.mixins import ResultMixin
+from bastion.models.base import GRADIENTS, SCORES, Model, require
 from bastion.validation import check_labels, check_seed
 
 HIGH = "high"
@@ -30,7 +30,7 @@ SATURATED_FRACTION = 0.5
 
 
 @dataclass(frozen=True)
-class RobustnessFinding:
+class RobustnessFinding(ResultMixin):
     """One sign of gradient masking (or another evaluation pitfall) found in a result.
 
     Attributes:
@@ -46,13 +46,9 @@ class RobustnessFinding:
     severity: str
     evidence: str
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict of the fields."""
-        return dataclasses.asdict(self)
-
 
 @dataclass(frozen=True)
-class AttackRecord:
+class AttackRecord(ResultMixin):
     """What one attack of the ensemble did at one eps.
 
     Attributes:
@@ -75,14 +71,10 @@ class AttackRecord:
     queries_used: int
     seconds: float
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict of the fields."""
-        return dataclasses.asdict(self)
-
 
 # eq=False: the per-sample masks are an array, which has no single truth value to compare.
 @dataclass(frozen=True, eq=False)
-class RobustnessResult:
+class RobustnessResult(ResultMixin):
     """Robust accuracy against eps under the worst case of an attack ensemble.
 
     Attributes:
@@ -132,11 +124,8 @@ class RobustnessResult:
         raise ValidationError(f"`eps` must be one of the evaluated {list(self.eps)}, got {eps!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (per-sample masks as lists of bools)."""
-        data = dataclasses.asdict(self)
-        data["robust_per_sample"] = self.robust_per_sample.tolist()
-        data["gradient_masking"] = self.gradient_masking
-        return data
+        """A JSON-ready dict of the fields (per-sample masks as lists of bools) and ``gradient_masking``."""
+        return {**super().to_dict(), "gradient_masking": self.gradient_masking}
 
 
 AttackFactory = Callable[[float], Any]
@@ -167,7 +156,7 @@ def default_attacks(n_classes: int, *, norm: str = "inf", seed: int = 0) -> dict
 
 
 def robustness(
-    model: Any,
+    model: Model,
     x: np.ndarray,
     y: np.ndarray,
     *,

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Any
 
 import torch
 from tqdm.auto import tqdm
 
 from bastion.attacks.evasion.base import EvasionAttack, check_eps, check_norm, is_adversarial, objective, score_function
 from bastion.attacks.norms import clip_to_range, l2_norms, per_sample
-from bastion.models.base import SCORES
+from bastion.models.base import SCORES, Model
 from bastion.validation import check_choice, check_scalar, check_seed
 
 SQUARE_LOSSES = ("margin", "ce")
@@ -182,7 +181,14 @@ class SquareAttack(EvasionAttack):
         self.seed = check_seed(seed)
         self.progress = bool(progress)
 
-    def _attack(self, model: Any, x, labels, targets, generator) -> torch.Tensor:
+    def _attack(
+        self,
+        model: Model,
+        x: torch.Tensor,
+        labels: torch.Tensor,
+        targets: torch.Tensor | None,
+        generator: torch.Generator,
+    ) -> torch.Tensor:
         if self.eps == 0:
             return x.clone()
         scores = score_function(model)

@@ -19,7 +19,6 @@ Who holds which data:
 from __future__ import annotations
 
 import copy
-import dataclasses
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +26,8 @@ from typing import Any
 import numpy as np
 
 from bastion.exceptions import BudgetExceededError, ValidationError
-from bastion.models.base import LABELS, SCORES, BaseModel, require
+from bastion.mixins import ParamsReprMixin, ResultMixin
+from bastion.models.base import LABELS, SCORES, BaseModel, Model, require
 from bastion.models.wrappers import LEAVES
 from bastion.validation import check_labels, check_scalar
 
@@ -46,7 +46,7 @@ class QueryBudget(BaseModel):
         budget: the most inputs the target may answer through this view.
     """
 
-    def __init__(self, model: Any, budget: int) -> None:
+    def __init__(self, model: Model, budget: int) -> None:
         super().__init__()
         require(model, LABELS, "QueryBudget")
         self.model = model
@@ -94,7 +94,7 @@ class QueryBudget(BaseModel):
 
 
 @dataclass(frozen=True)
-class ExtractionResult:
+class ExtractionResult(ResultMixin):
     """What one extraction attack stole from one target, and at what cost.
 
     Attributes:
@@ -124,14 +124,8 @@ class ExtractionResult:
     n_eval: int
     seconds: float
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict of the fields; ``stolen`` becomes its repr."""
-        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        fields["stolen"] = repr(self.stolen)
-        return fields
 
-
-class ExtractionAttack:
+class ExtractionAttack(ParamsReprMixin):
     """Base class of extraction attacks: ``extract(model, *, budget)``.
 
     Subclasses take ``seed`` in ``__init__`` (stored as ``self.seed``; it seeds every random
@@ -145,13 +139,13 @@ class ExtractionAttack:
     seed: int = 0
     result_class: type[ExtractionResult] = ExtractionResult
 
-    def minimum_budget(self, model: Any) -> int:
+    def minimum_budget(self, model: Model) -> int:
         """The fewest queries this attack can work with against ``model``."""
         return 1
 
     def extract(
         self,
-        model: Any,
+        model: Model,
         *,
         budget: int,
         x_eval: np.ndarray | None = None,
@@ -204,17 +198,17 @@ class ExtractionAttack:
             **fields,
         )
 
-    def _minimum_reason(self, model: Any) -> str:
+    def _minimum_reason(self, model: Model) -> str:
         return "its minimum"
 
     def _steal(self, target: QueryBudget, budget: int, seed: int) -> Any:
         raise NotImplementedError
 
-    def _extra(self, stolen: Any, target: Any, x_eval: np.ndarray, y_eval: np.ndarray | None) -> dict[str, Any]:
+    def _extra(self, stolen: Model, target: Model, x_eval: np.ndarray, y_eval: np.ndarray | None) -> dict[str, Any]:
         return {}
 
     @staticmethod
-    def _evaluation_set(model: Any, x_eval: Any, y_eval: Any, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
+    def _evaluation_set(model: Model, x_eval: Any, y_eval: Any, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
         if x_eval is None:
             if y_eval is not None:
                 raise ValidationError("`y_eval` was given without `x_eval`; pass both or neither")
@@ -224,22 +218,14 @@ class ExtractionAttack:
             y_eval = check_labels(y_eval, "y_eval", n_samples=len(x_eval), n_classes=model.n_classes)
         return x_eval, y_eval
 
-    def __repr__(self) -> str:
-        shown = ", ".join(
-            f"{k}={v!r}" if not isinstance(v, np.ndarray) else f"{k}=<array {v.shape}>"
-            for k, v in vars(self).items()
-            if not k.startswith("_")
-        )
-        return f"{type(self).__name__}({shown})"
 
-
-def uniform_inputs(model: Any, n: int, rng: np.random.Generator) -> np.ndarray:
+def uniform_inputs(model: Model, n: int, rng: np.random.Generator) -> np.ndarray:
     """``n`` float32 inputs drawn uniformly from ``model.clip``, shaped like its samples."""
     low, high = model.clip
     return rng.uniform(low, high, size=(n, *model.input_shape)).astype(np.float32)
 
 
-def measure_fidelity(stolen: Any, target: Any, x: np.ndarray, y: np.ndarray | None) -> dict[str, Any]:
+def measure_fidelity(stolen: Model, target: Model, x: np.ndarray, y: np.ndarray | None) -> dict[str, Any]:
     """Agreement, accuracy and confidence error of ``stolen`` against ``target`` on ``x``.
 
     Queries ``target`` directly: pass a copy (``copy.copy``) to keep them off its counter.

@@ -13,7 +13,7 @@ from sklearn.linear_model import LogisticRegression
 from bastion.attacks.extraction.base import ExtractionAttack, QueryBudget, uniform_inputs
 from bastion.exceptions import ValidationError
 from bastion.limits import check_allocation
-from bastion.models.base import LABELS, SCORES, require
+from bastion.models.base import LABELS, SCORES, Model, require
 from bastion.models.sklearn import SklearnModel
 from bastion.models.torch import TorchModel
 from bastion.models.training import fit
@@ -23,11 +23,11 @@ from bastion.validation import check_choice, check_scalar, check_seed
 ARCHITECTURES = ("logistic", "mlp")
 
 
-def _n_features(model: Any) -> int:
+def _n_features(model: Model) -> int:
     return int(np.prod(model.input_shape))
 
 
-def design_points(model: Any, n: int, rng: np.random.Generator) -> np.ndarray:
+def design_points(model: Model, n: int, rng: np.random.Generator) -> np.ndarray:
     """The ``n`` inputs equation solving queries, ``(n, *model.input_shape)`` float32.
 
     The first ``d + 1`` form an orthogonal design around the centre of the input box: the
@@ -208,15 +208,15 @@ class EquationSolving(ExtractionAttack):
         self.progress = bool(progress)
         self.seed = check_seed(seed)
 
-    def minimum_budget(self, model: Any) -> int:
+    def minimum_budget(self, model: Model) -> int:
         """``d + 1``: fewer answers cannot determine a linear model of ``d`` features."""
         require(model, LABELS, "EquationSolving.minimum_budget")
         return _n_features(model) + 1
 
-    def _minimum_reason(self, model: Any) -> str:
+    def _minimum_reason(self, model: Model) -> str:
         return "d + 1 queries determine a logistic model of d features"
 
-    def unknowns(self, model: Any) -> int:
+    def unknowns(self, model: Model) -> int:
         """The number of parameters the attack solves for against ``model``."""
         d, k = _n_features(model), model.n_classes
         if self.architecture == "logistic":

@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 from bastion.attacks.evasion.fgsm import FGSM
 from bastion.attacks.extraction.base import ExtractionAttack, ExtractionResult, QueryBudget
 from bastion.attacks.extraction.substitutes import Builder, as_model, build_substitute, check_architecture
-from bastion.models.base import LABELS
+from bastion.models.base import LABELS, Model
 from bastion.models.training import fit
 from bastion.validation import check_inputs, check_scalar, check_seed
 
@@ -108,11 +108,11 @@ class JacobianAugmentation(ExtractionAttack):
         self.progress = bool(progress)
         self.seed = check_seed(seed)
 
-    def minimum_budget(self, model: Any) -> int:
+    def minimum_budget(self, model: Model) -> int:
         """The seed set's size: every seed must be labelled."""
         return len(self.seed_set)
 
-    def _minimum_reason(self, model: Any) -> str:
+    def _minimum_reason(self, model: Model) -> str:
         return f"the {len(self.seed_set)} seed inputs must be labelled"
 
     def _steal(self, target: QueryBudget, budget: int, seed: int) -> Any:
@@ -153,7 +153,7 @@ class JacobianAugmentation(ExtractionAttack):
         (gradient,) = torch.autograd.grad(chosen, inputs)
         return torch.sign(gradient).numpy()
 
-    def _extra(self, stolen: Any, target: Any, x_eval: np.ndarray, y_eval: np.ndarray | None) -> dict[str, Any]:
+    def _extra(self, stolen: Model, target: Model, x_eval: np.ndarray, y_eval: np.ndarray | None) -> dict[str, Any]:
         clean = target.predict(x_eval)
         reference = clean if y_eval is None else y_eval
         adversarial = FGSM(self.transfer_eps).generate(stolen, x_eval, reference)

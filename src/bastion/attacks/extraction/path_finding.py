@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from bastion.attacks.extraction.base import ExtractionAttack, QueryBudget
-from bastion.models.base import LABELS, SCORES, BaseModel, require
+from bastion.models.base import LABELS, SCORES, BaseModel, Model, require
 from bastion.models.wrappers import LEAVES
 from bastion.validation import check_scalar, check_seed
 
@@ -87,12 +87,12 @@ class DecisionTreePathFinding(ExtractionAttack):
         self.epsilon = check_scalar(epsilon, "epsilon", low=0, include_low=False)
         self.seed = check_seed(seed)
 
-    def minimum_budget(self, model: Any) -> int:
+    def minimum_budget(self, model: Model) -> int:
         """``1 + 2 d``: identify the first leaf and test both ends of each feature's line."""
         require(model, LABELS, "DecisionTreePathFinding.minimum_budget")
         return 1 + 2 * int(np.prod(model.input_shape))
 
-    def _minimum_reason(self, model: Any) -> str:
+    def _minimum_reason(self, model: Model) -> str:
         return "one query for the first leaf and 2 d to bound it"
 
     def _steal(self, target: QueryBudget, budget: int, seed: int) -> Any:

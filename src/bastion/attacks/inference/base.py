@@ -22,7 +22,8 @@ import numpy as np
 import torch
 
 from bastion.exceptions import NotFittedError, ValidationError
-from bastion.models.base import GRADIENTS, SCORES, require
+from bastion.mixins import ParamsReprMixin
+from bastion.models.base import GRADIENTS, SCORES, Model, require
 from bastion.validation import check_labels
 
 # The smallest positive float32: a probability a float32 softmax rounds to 0 becomes this,
@@ -30,7 +31,7 @@ from bastion.validation import check_labels
 _TINY = float(np.finfo(np.float32).tiny)
 
 
-def log_probabilities(model: Any, x: np.ndarray) -> np.ndarray:
+def log_probabilities(model: Model, x: np.ndarray) -> np.ndarray:
     """Log class probabilities ``(n, n_classes)`` float64, as precise as the model allows.
 
     White-box models give their logits, whose float64 log-softmax keeps the differences a
@@ -70,7 +71,7 @@ def logit_confidence(log_probs: np.ndarray, y: np.ndarray) -> np.ndarray:
     return log_probs[rows, y] - log_rest
 
 
-class MembershipAttack:
+class MembershipAttack(ParamsReprMixin):
     """Base of the membership inference attacks: validation around ``_fit`` and ``_score``.
 
     Subclasses set ``needs_fit`` (whether ``score`` requires a prior ``fit``) and implement
@@ -82,13 +83,13 @@ class MembershipAttack:
     requires = SCORES
     needs_fit = False
 
-    def _check(self, model: Any, x: Any, y: Any, x_name: str, y_name: str) -> tuple[np.ndarray, np.ndarray]:
+    def _check(self, model: Model, x: Any, y: Any, x_name: str, y_name: str) -> tuple[np.ndarray, np.ndarray]:
         require(model, self.requires, type(self).__name__)
         x = model.check_x(x, x_name)
         y = check_labels(y, y_name, n_samples=len(x), n_classes=model.n_classes)
         return x, y
 
-    def fit(self, model: Any, x_population: np.ndarray, y_population: np.ndarray) -> MembershipAttack:
+    def fit(self, model: Model, x_population: np.ndarray, y_population: np.ndarray) -> MembershipAttack:
         """Prepare the attack with the attacker's population pool; return ``self``.
 
         Args:
@@ -107,10 +108,10 @@ class MembershipAttack:
         self.fitted_on_ = (tuple(model.input_shape), int(model.n_classes))
         return self
 
-    def _fit(self, model: Any, x: np.ndarray, y: np.ndarray) -> None:
+    def _fit(self, model: Model, x: np.ndarray, y: np.ndarray) -> None:
         """Threshold attacks need no preparation: their scores are the model's own outputs."""
 
-    def score(self, model: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def score(self, model: Model, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Membership scores of the records ``(x, y)``: ``(n,)`` float64, higher = member.
 
         Raises:
@@ -133,10 +134,5 @@ class MembershipAttack:
             )
         return np.asarray(self._score(model, x, y), dtype=np.float64)
 
-    def _score(self, model: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def _score(self, model: Model, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         raise NotImplementedError
-
-    def __repr__(self) -> str:
-        params = {k: v for k, v in vars(self).items() if not k.endswith("_") and not callable(v)}
-        shown = ", ".join(f"{k}={v!r}" for k, v in params.items())
-        return f"{type(self).__name__}({shown})"

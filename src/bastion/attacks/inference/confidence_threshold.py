@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from bastion.attacks.inference.base import MembershipAttack, log_probabilities, logit_confidence
+from bastion.models.base import Model
 
 
 class ConfidenceThreshold(MembershipAttack):
@@ -27,6 +26,6 @@ class ConfidenceThreshold(MembershipAttack):
         >>> scores = ConfidenceThreshold().score(model, x, y)   # (n,), higher = member
     """
 
-    def _score(self, model: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def _score(self, model: Model, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         log_probs = log_probabilities(model, x)
         return logit_confidence(log_probs, log_probs.argmax(axis=1))

@@ -18,6 +18,7 @@ import numpy as np
 from bastion.attacks.inference.metrics import RocCurve, check_scores, roc_auc, roc_curve, tpr_at_fpr
 from bastion.exceptions import InputTypeError
 from bastion.mixins import ResultMixin
+from bastion.models.base import Model
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ def membership_metrics(
 
 
 def evaluate_membership(
-    model: Any,
+    model: Model,
     attack: Any,
     x_members: np.ndarray,
     y_members: np.ndarray,

@@ -14,6 +14,7 @@ from bastion.attacks.inference.lira import LiRA
 from bastion.attacks.inference.loss_threshold import LossThreshold
 from bastion.attacks.inference.shadow_models import ShadowModels
 from bastion.exceptions import BastionError, InputTypeError, ValidationError
+from bastion.models.base import Model
 from bastion.validation import check_choice, check_seed
 
 ATTACKS: dict[str, type[MembershipAttack]] = {
@@ -43,7 +44,7 @@ def make_attack(name: str, **kwargs: Any) -> MembershipAttack:
 
 
 def membership_leakage(
-    model: Any,
+    model: Model,
     x_members: np.ndarray,
     y_members: np.ndarray,
     x_nonmembers: np.ndarray,

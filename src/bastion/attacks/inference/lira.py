@@ -9,6 +9,7 @@ from scipy.stats import norm
 
 from bastion.attacks.inference.base import MembershipAttack, log_probabilities, logit_confidence
 from bastion.attacks.inference.reference import check_train_fn, train_reference_models
+from bastion.models.base import Model
 from bastion.validation import check_scalar, check_seed
 
 # Floor of the per-record standard deviation: records whose reference confidences all agree
@@ -81,7 +82,7 @@ class LiRA(MembershipAttack):
         self.seed = check_seed(seed)
         self.progress = bool(progress)
 
-    def _fit(self, model: Any, x: np.ndarray, y: np.ndarray) -> None:
+    def _fit(self, model: Model, x: np.ndarray, y: np.ndarray) -> None:
         size = self.reference_size if self.reference_size is not None else len(x) // 2
         references = train_reference_models(
             self.train_fn,
@@ -96,7 +97,7 @@ class LiRA(MembershipAttack):
         )
         self.reference_models_ = [reference.model for reference in references]
 
-    def _score(self, model: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def _score(self, model: Model, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         phi_target = logit_confidence(log_probabilities(model, x), y)
         phi_out = np.stack([logit_confidence(log_probabilities(ref, x), y) for ref in self.reference_models_])
         mean_out = phi_out.mean(axis=0)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from bastion.attacks.inference.base import MembershipAttack, cross_entropy, log_probabilities
+from bastion.models.base import Model
 
 
 class LossThreshold(MembershipAttack):
@@ -27,5 +26,5 @@ class LossThreshold(MembershipAttack):
         >>> scores = LossThreshold().score(model, x, y)   # (n,), higher = member
     """
 
-    def _score(self, model: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def _score(self, model: Model, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         return -cross_entropy(log_probabilities(model, x), y)

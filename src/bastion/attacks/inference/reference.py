@@ -17,7 +17,7 @@ from sklearn.base import clone
 from tqdm.auto import tqdm
 
 from bastion.exceptions import InputTypeError, ValidationError
-from bastion.models.base import SCORES, require
+from bastion.models.base import SCORES, Model, require
 from bastion.models.sklearn import SklearnModel
 from bastion.models.torch import TorchModel
 from bastion.models.training import fit
@@ -102,7 +102,7 @@ class ReferenceModel:
         members: ``(m,)`` bool mask over the attacker's pool, True for training records.
     """
 
-    model: Any
+    model: Model
     members: np.ndarray
 
 

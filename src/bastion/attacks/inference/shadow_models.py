@@ -13,6 +13,7 @@ from sklearn.preprocessing import StandardScaler
 from bastion.attacks.inference.base import MembershipAttack, log_probabilities
 from bastion.attacks.inference.reference import check_train_fn, train_reference_models
 from bastion.exceptions import InputTypeError
+from bastion.models.base import Model
 from bastion.validation import check_scalar, check_seed
 
 # Logit-scaled probabilities beyond +-50 nats carry nothing an attack model can use, and
@@ -104,7 +105,7 @@ class ShadowModels(MembershipAttack):
         # Binary with one feature per class: Newton's method converges in a few steps.
         return make_pipeline(StandardScaler(), LogisticRegression(solver="newton-cholesky", max_iter=1000))
 
-    def _fit(self, model: Any, x: np.ndarray, y: np.ndarray) -> None:
+    def _fit(self, model: Model, x: np.ndarray, y: np.ndarray) -> None:
         size = self.shadow_size if self.shadow_size is not None else len(x) // 2
         shadows = train_reference_models(
             self.train_fn,
@@ -129,7 +130,7 @@ class ShadowModels(MembershipAttack):
                 self.attack_models_[label] = self._template().fit(features[rows], membership[rows])
         self.shadow_models_ = [s.model for s in shadows]
 
-    def _score(self, model: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def _score(self, model: Model, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         features = attack_features(log_probabilities(model, x))
         scores = np.full(len(x), 0.5)
         for label, attack_model in self.attack_models_.items():

@@ -67,6 +67,26 @@ class PoisonedDataset(Dataset):
                 f"got dtype {mask.dtype} and shape {mask.shape}"
             )
 
+    @classmethod
+    def from_dataset(
+        cls,
+        dataset: Dataset,
+        *,
+        poison_mask: np.ndarray,
+        attack: str,
+        x_train: np.ndarray | None = None,
+        y_train: np.ndarray | None = None,
+        target_class: int | None = None,
+        trigger: Trigger | None = None,
+    ) -> PoisonedDataset:
+        """``dataset`` with a new training split (``None`` keeps the old arrays) and its poison's ground truth."""
+        fields = {f.name: getattr(dataset, f.name) for f in dataclasses.fields(Dataset)}
+        if x_train is not None:
+            fields["x_train"] = np.ascontiguousarray(x_train, dtype=np.float32)
+        if y_train is not None:
+            fields["y_train"] = np.asarray(y_train, dtype=np.int64)
+        return cls(**fields, poison_mask=poison_mask, attack=attack, target_class=target_class, trigger=trigger)
+
     @property
     def n_poison(self) -> int:
         """How many training rows are poison."""

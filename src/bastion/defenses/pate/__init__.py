@@ -16,7 +16,11 @@ from bastion.defenses.pate.aggregators import (
 )
 from bastion.defenses.pate.pate import PATE, LabelingResult, partition
 from bastion.defenses.pate.privacy import PrivacyAccountant, PrivacySpent, epsilon_from_rdp
-from bastion.defenses.pate.smooth_sensitivity import SmoothSensitivityAnalysis, smooth_sensitivity_analysis
+from bastion.defenses.pate.smooth_sensitivity import (
+    SmoothSensitivityAnalysis,
+    SmoothSensitivityWarning,
+    smooth_sensitivity_analysis,
+)
 from bastion.defenses.pate.student import LabelSpreadingClassifier, StudentReport, TorchTrainer
 
 __all__ = [
@@ -32,6 +36,7 @@ __all__ = [
     "PrivacyAccountant",
     "PrivacySpent",
     "SmoothSensitivityAnalysis",
+    "SmoothSensitivityWarning",
     "StudentReport",
     "TorchTrainer",
     "epsilon_from_rdp",

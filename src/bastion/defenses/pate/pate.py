@@ -8,7 +8,6 @@ the privacy cost of the labels it saw is accounted in (epsilon, delta).
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 import warnings
@@ -20,6 +19,7 @@ import numpy as np
 from bastion.backends import Backend, get_backend, spawn_seeds
 from bastion.defenses.pate.aggregators import UNANSWERED, Aggregator
 from bastion.defenses.pate.privacy import PrivacyAccountant
+from bastion.defenses.pate.smooth_sensitivity import SmoothSensitivityWarning
 from bastion.defenses.pate.student import (
     StudentReport,
     as_learner,
@@ -29,6 +29,7 @@ from bastion.defenses.pate.student import (
     train_student,
 )
 from bastion.exceptions import InputTypeError, NotFittedError, ValidationError
+from bastion.mixins import FittedMixin, ParamsReprMixin, ResultMixin
 from bastion.models.base import BaseModel
 from bastion.validation import check_inputs, check_labels, check_scalar, check_seed
 
@@ -72,7 +73,7 @@ def partition(labels: np.ndarray, n_teachers: int, *, seed: int = 0) -> list[np.
 
 
 @dataclass(frozen=True)
-class LabelingResult:
+class LabelingResult(ResultMixin):
     """The public queries the teachers answered and what the answers cost in privacy.
 
     Attributes:
@@ -96,7 +97,8 @@ class LabelingResult:
             sensitivity (Sec. 4.3, App. C: its expected value plus Gaussian noise scaled to the
             smooth sensitivity, including the cost of the release), safe to publish; ``None``
             where the aggregator has no such analysis (LNMax), where it was not asked for, or
-            where it is unsound for the parameters (a warning says so).
+            where it is unsound for the parameters (a ``SmoothSensitivityWarning``
+            says so).
         rdp_order: the Rényi order that gave ``epsilon``.
         label_accuracy: accuracy of the released labels against ``y_public`` when given,
             else ``None``.
@@ -118,26 +120,17 @@ class LabelingResult:
     rdp_order: float
     label_accuracy: float | None
     aggregator: str
-    accountant: Any = field(repr=False, compare=False)
+    accountant: Any = field(repr=False, compare=False, metadata={"to_dict": False})
     smooth_sensitivity: Any = field(default=None, repr=False, compare=False)
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (the accountant left out)."""
-        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "accountant"}
-        if self.smooth_sensitivity is not None:
-            out["smooth_sensitivity"] = self.smooth_sensitivity.to_dict()
-        out["indices"] = self.indices.tolist()
-        out["labels"] = self.labels.tolist()
-        return out
 
-
-class PATE:
+class PATE(FittedMixin, ParamsReprMixin):
     """Private Aggregation of Teacher Ensembles.
 
     Papernot, Abadi, Erlingsson, Goodfellow, Talwar 2017, "Semi-supervised Knowledge Transfer
     for Deep Learning from Private Training Data" (ICLR), Sec. 2; Papernot, Song, Mironov,
     Raghunathan, Talwar, Erlingsson 2018, "Scalable Private Learning with PATE" (ICLR),
-    Sec. 3-4. Teachers are trained on disjoint shards of the private data (:meth:`fit_teachers`,
+    Sec. 3-4. Teachers are trained on disjoint shards of the private data (:meth:`fit`,
     in parallel through an execution backend); public queries are labelled by a noisy vote
     (:meth:`label`, with an aggregator from :mod:`bastion.defenses.pate.aggregators`) whose
     privacy cost is accounted with Rényi DP; a student learns from the answered queries and,
@@ -161,8 +154,8 @@ class PATE:
     Example:
         >>> aggregator = ConfidentGNMax(threshold=35, sigma_threshold=15, sigma=5)
         >>> pate = PATE(teacher_factory=LogisticRegression(max_iter=500), n_teachers=50, aggregator=aggregator)
-        >>> pate.fit_teachers(x_private, y_private)
-        >>> student = pate.fit_student(LogisticRegression(max_iter=500), x_public, max_queries=300)
+        >>> pate.fit(x_private, y_private)
+        >>> student = pate.fit_student(LogisticRegression(max_iter=500), x_public, max_queries=300).model_
         >>> pate.labeling_.epsilon, student.predict(x_test)
 
     Raises:
@@ -193,7 +186,7 @@ class PATE:
         seeds = spawn_seeds(self.seed, 5)
         self._shard_seed, self._teacher_seed, self._noise_seed, self._student_seed, self._release_seed = seeds
 
-    def fit_teachers(self, x_private: np.ndarray, y_private: np.ndarray) -> PATE:
+    def fit(self, x_private: np.ndarray, y_private: np.ndarray) -> PATE:
         """Partition the private data and train one teacher per shard; return ``self``.
 
         Sets ``shards_`` (disjoint index arrays), ``teachers_`` (fitted estimators or
@@ -227,7 +220,7 @@ class PATE:
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "teachers_"):
-            raise NotFittedError("this PATE has no teachers yet; call fit_teachers(x_private, y_private) first")
+            raise NotFittedError("this PATE has no teachers yet; call fit(x_private, y_private) first")
 
     def _check_public(self, x: Any, name: str) -> np.ndarray:
         return check_inputs(x, name, sample_shape=self.input_shape_)
@@ -282,7 +275,7 @@ class PATE:
             A :class:`LabelingResult`; also kept as ``labeling_``.
 
         Raises:
-            NotFittedError: before :meth:`fit_teachers`.
+            NotFittedError: before :meth:`fit`.
             ValidationError: bad inputs, ``max_queries < 1``, ``delta`` outside (0, 1) or an
                 order ``<= 1``.
         """
@@ -329,7 +322,9 @@ class PATE:
         try:
             return self.aggregator.smooth_sensitivity(votes, delta=delta, num_teachers=self.n_teachers)
         except ValidationError as error:
-            warnings.warn(f"epsilon not released with smooth sensitivity: {error}", RuntimeWarning, stacklevel=3)
+            warnings.warn(
+                f"epsilon not released with smooth sensitivity: {error}", SmoothSensitivityWarning, stacklevel=3
+            )
             return None
 
     def fit_student(
@@ -344,8 +339,8 @@ class PATE:
         confidence: float = 0.9,
         label_spreading: int = 0,
         clip: tuple[float, float] = (0.0, 1.0),
-    ) -> BaseModel:
-        """Train the student on the answered public queries; return it as a bastion Model.
+    ) -> PATE:
+        """Train the student on the answered public queries; return ``self``.
 
         Args:
             student_factory: a scikit-learn classifier, a ``TorchTrainer`` or a function
@@ -366,11 +361,11 @@ class PATE:
             clip: the valid input range of the returned model.
 
         Returns:
-            A ``SklearnModel`` or ``TorchModel``; also kept as ``student_``, with the
+            ``self``; the student, a ``SklearnModel`` or ``TorchModel``, is ``model_``, with the
             training summary in ``student_report_``.
 
         Raises:
-            NotFittedError: before :meth:`fit_teachers`.
+            NotFittedError: before :meth:`fit`.
             ValidationError: no answered query, bad arguments, or (scikit-learn students) a
                 class with no answered query.
         """
@@ -415,12 +410,9 @@ class PATE:
             progress=self.progress,
             label_spreading=spreading,
         )
-        self.student_: BaseModel = student
+        self.model_: BaseModel = student
         self.student_report_: StudentReport = report
-        return student
-
-    def __repr__(self) -> str:
-        return f"PATE(n_teachers={self.n_teachers}, aggregator={self.aggregator!r}, backend={self.backend!r})"
+        return self
 
 
 __all__ = ["PATE", "LabelingResult", "partition"]

@@ -53,13 +53,14 @@ expected cost (threshold cost plus ``Pr[answered]`` times the GNMax cost).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from scipy.special import log_ndtr
 
 from bastion.exceptions import InputTypeError, ValidationError
+from bastion.mixins import ResultMixin
 from bastion.validation import check_choice, check_scalar
 
 #: The authors' order grid: 2, 2.5, ..., 100.5 then 100 log-spaced orders from 100 to 500.
@@ -595,7 +596,7 @@ def _sum_in_chunks(costs: Any, n: int) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class PrivacySpent:
+class PrivacySpent(ResultMixin):
     """An ``(epsilon, delta)``-DP guarantee read from a :class:`PrivacyAccountant`.
 
     Attributes:
@@ -614,10 +615,6 @@ class PrivacySpent:
     queries: int
     expected_answered: float
     conversion: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dictionary of the fields."""
-        return asdict(self)
 
 
 class PrivacyAccountant:

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -50,6 +50,7 @@ from bastion.defenses.pate.privacy import (
     threshold_data_independent_always_optimal,
 )
 from bastion.exceptions import ValidationError
+from bastion.mixins import ResultMixin
 from bastion.validation import check_scalar, check_seed
 
 #: The authors' grid of smoothness parameters, in units of ``1 / order``: 0.30, 0.31, ..., 0.49.
@@ -385,8 +386,17 @@ def smooth_sensitivity_release_params(*, epsilon: float, delta: float) -> tuple[
     return alpha, beta
 
 
+class SmoothSensitivityWarning(RuntimeWarning):
+    """A data-dependent epsilon could not be released with smooth sensitivity.
+
+    Raised (as a warning) when the smooth-sensitivity analysis is unsound for the
+    aggregator's parameters (Papernot et al. 2018, App. C conditions); the labelling still
+    reports its unpublishable data-dependent epsilon and the data-independent bound.
+    """
+
+
 @dataclass(frozen=True)
-class SmoothSensitivityAnalysis:
+class SmoothSensitivityAnalysis(ResultMixin):
     """The data-dependent privacy cost at one order and what it takes to publish it.
 
     All costs are in nats, at Renyi order ``order``. ``rdp`` is the data-dependent RDP of the
@@ -426,10 +436,6 @@ class SmoothSensitivityAnalysis:
             return self.epsilon_expected
         noise = float(np.random.default_rng(seed).standard_normal())
         return self.epsilon_expected + self.epsilon_std * noise
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dictionary of the fields."""
-        return asdict(self)
 
 
 def smooth_sensitivity_analysis(

@@ -8,7 +8,6 @@ Fitting functions here are top-level so the process and Ray backends can ship th
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import warnings
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from sklearn.semi_supervised import LabelSpreading
 from torch import nn
 
 from bastion.exceptions import InputTypeError, NotFittedError, ValidationError
+from bastion.mixins import ResultMixin
 from bastion.models import SklearnModel, TorchModel
 from bastion.models import fit as fit_module
 from bastion.models.base import BaseModel
@@ -264,7 +264,7 @@ def predict_confidence(fitted: Any, x: np.ndarray, *, batch_size: int = 1024) ->
 
 
 @dataclass(frozen=True)
-class StudentReport:
+class StudentReport(ResultMixin):
     """How the student was trained.
 
     Attributes:
@@ -282,10 +282,6 @@ class StudentReport:
     confidence: float
     label_spreading_neighbors: int = 0
     n_spread_labelled: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return dataclasses.asdict(self)
 
 
 def train_student(
