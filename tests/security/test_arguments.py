@@ -89,6 +89,13 @@ PROBES = {
         "result = attack.extract(model, budget=4).queries_used",
         "ok",
     ),
+    "pate_labels_with_one_huge_value": (
+        "from sklearn.tree import DecisionTreeClassifier\n"
+        "from bastion.defenses.pate import PATE, LNMax\n"
+        "pate = PATE(teacher_factory=DecisionTreeClassifier, n_teachers=2, aggregator=LNMax(1.0), backend='serial')\n"
+        "pate.fit(np.eye(8), [0, 1, 0, 1, 0, 1, 0, 10**18])",
+        "bastion",
+    ),
     # The limits themselves.
     "limit_set_to_a_negative_value": ("bastion.limits.set_limits(max_bytes=-1)", "bastion"),
     "limit_unknown": ("bastion.limits.set_limits(max_memory=10)", "bastion"),

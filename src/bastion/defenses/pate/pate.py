@@ -31,7 +31,7 @@ from bastion.defenses.pate.student import (
 from bastion.exceptions import InputTypeError, NotFittedError, ValidationError
 from bastion.mixins import FittedMixin, ParamsReprMixin, ResultMixin
 from bastion.models.base import BaseModel
-from bastion.validation import check_inputs, check_labels, check_scalar, check_seed
+from bastion.validation import check_inputs, check_labels, check_scalar, check_seed, count_classes
 
 logger = logging.getLogger(__name__)
 
@@ -198,6 +198,8 @@ class PATE(FittedMixin, ParamsReprMixin):
         """
         x = check_inputs(x_private, "x_private")
         y = check_labels(y_private, "y_private", n_samples=len(x))
+        # Counted with np.unique before any teacher trains: one huge label must not size the votes.
+        n_classes = max(count_classes(y, "y_private"), 2)
         shards = partition(y, self.n_teachers, seed=self._shard_seed)
         if is_sklearn(self.teacher_factory):
             lonely = [i for i, shard in enumerate(shards) if len(np.unique(y[shard])) < 2]
@@ -214,7 +216,7 @@ class PATE(FittedMixin, ParamsReprMixin):
         logger.info("trained %d teachers in %.1f s on %r", self.n_teachers, self.teacher_fit_seconds_, self.backend)
         self.shards_ = shards
         self.teachers_ = teachers
-        self.n_classes_ = max(int(y.max()) + 1, 2)
+        self.n_classes_ = n_classes
         self.input_shape_ = tuple(x.shape[1:])
         return self
 
