@@ -8,7 +8,7 @@ import zipfile
 
 import pytest
 
-from .conftest import run_probes
+from .conftest import PROBE_TIMEOUT_SECONDS, run_probes
 from .test_data_files import WritesMarker
 
 DEEP_JSON = "[" * 100_000 + "]" * 100_000
@@ -46,7 +46,7 @@ def outcomes(tmp_path_factory):
 def test_scan_answers_every_hostile_file_with_a_report(outcomes):
     failures = {name: o for name, o in outcomes.items() if o.kind not in ("ok", "bastion")}
     assert not failures, "\n\n".join(f"{name}: {o.kind} {o.type}\n{o.message}" for name, o in failures.items())
-    slow = {name: o.seconds for name, o in outcomes.items() if not o.seconds < 10}
+    slow = {name: o.seconds for name, o in outcomes.items() if not o.seconds < PROBE_TIMEOUT_SECONDS}
     assert not slow, slow
 
 
