@@ -236,8 +236,7 @@ def adversarial_examples_figure(
     """
     clean, adversarial = np.asarray(clean), np.asarray(adversarial)
     n, images = len(clean), clean.ndim == 4
-    figure = Figure(figsize=(max(1.5 * n, 4), 4.8 if images else 3.2))
-    grid = figure.subplots(3 if images else 2, n, squeeze=False)
+    figure, grid = new_figure((max(1.5 * n, 4), 4.8 if images else 3.2), rows=3 if images else 2, cols=n, squeeze=False)
 
     def caption(kind: str, label: int, confidence: float | None) -> str:
         return f"{kind}\n'{classes[label]}'" + ("" if confidence is None else f" {confidence:.0%}")
@@ -304,8 +303,8 @@ def poisoning_figure(
 
 def trigger_figure(clean: Any, triggered: Any, *, labels: tuple[str, str] = ("clean", "triggered")) -> Figure:
     """A clean input beside the same input carrying a backdoor trigger."""
-    figure = Figure(figsize=(3.2, 2.0))
-    for axes, x, label in zip(figure.subplots(1, 2), (clean, triggered), labels, strict=True):
+    figure, grid = new_figure((3.2, 2.0), cols=2)
+    for axes, x, label in zip(grid, (clean, triggered), labels, strict=True):
         _show_input(axes, x, label)
     return figure
 

@@ -234,14 +234,14 @@ def pate_cell(context: Any) -> dict[str, Any]:
         seed=context.seed,
         progress=False,
     )
-    defense.fit_teachers(x_private, y_private)
+    defense.fit(x_private, y_private)
     labeling = defense.label(
         x_public,
         max_queries=min(section["pate_queries"], len(x_public)),
         y_public=dataset.y_train[n_private:],
         smooth_sensitivity=False,
     )
-    student = defense.fit_student(learner, x_public, labeling=labeling, label_spreading=7)
+    student = defense.fit_student(learner, x_public, labeling=labeling, label_spreading=7).model_
     _, held_out = attacker_split(dataset, context.config.seed)
     members = subset(n_private, len(held_out), context.seed)
     leak = _membership(

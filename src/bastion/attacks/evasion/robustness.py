@@ -12,6 +12,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from bastion.attacks.evasion.base import check_eps, check_norm
+from bastion.attacks.norms import sample_norms
 from bastion.exceptions import InputTypeError, ValidationError
 from bastion.mixins import ResultMixin
 from bastion.models.base import GRADIENTS, SCORES, Model, require
@@ -322,7 +323,7 @@ def _cascade(model, x, y, robust, eps, norm, ensemble, records, bar) -> np.ndarr
         if index.size and eps > 0:
             x_adv = factory(eps).generate(model, x[index], y[index])
             queries_used = model.queries - queries_before
-            inside = _norms(x_adv - x[index], norm) <= eps * (1 + 1e-5) + 1e-6
+            inside = sample_norms(x_adv - x[index], norm) <= eps * (1 + 1e-5) + 1e-6
             fooled = (model.predict(x_adv) != y[index]) & inside
             robust[index[fooled]] = False
             broken = int(fooled.sum())
@@ -343,11 +344,6 @@ def _cascade(model, x, y, robust, eps, norm, ensemble, records, bar) -> np.ndarr
         if bar is not None:
             bar.update(1)
     return robust
-
-
-def _norms(delta: np.ndarray, norm: str) -> np.ndarray:
-    flat = delta.reshape(len(delta), -1).astype(np.float64)
-    return np.abs(flat).max(axis=1) if norm == "inf" else np.linalg.norm(flat, axis=1)
 
 
 def _black_box_check(records: list[AttackRecord], n_samples: int) -> list[RobustnessFinding]:
