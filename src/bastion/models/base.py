@@ -110,6 +110,17 @@ class BaseModel:
         self._queries = 0
         self._query_lock = threading.Lock()
 
+    def __getstate__(self) -> dict[str, Any]:
+        # A lock cannot travel between processes (execution backends ship models); the copy
+        # gets a fresh one.
+        state = self.__dict__.copy()
+        state.pop("_query_lock", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._query_lock = threading.Lock()
+
     @property
     def queries(self) -> int:
         """How many inputs this model has answered since creation or ``reset_queries``."""

@@ -1,4 +1,4 @@
-"""LiRA: the offline likelihood-ratio attack."""
+"""LiRA: the offline and online likelihood-ratio attack."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from sklearn.linear_model import LogisticRegression
 
 from bastion.attacks.inference import LiRA, LossThreshold, evaluate_membership, train_like
 from bastion.attacks.inference.base import log_probabilities, logit_confidence
+from bastion.backends import LocalBackend
 from bastion.exceptions import CapabilityError, InputTypeError, NotFittedError, ValidationError
 from bastion.models import SklearnModel
 
@@ -107,3 +108,89 @@ def test_non_callable_train_fn_is_refused():
 def test_too_few_reference_models_are_refused(breast_cancer_logistic):
     with pytest.raises(ValidationError, match=r"`n_reference` must be an int in \[2, inf\), got 1"):
         LiRA(train_fn=train_like(breast_cancer_logistic), n_reference=1)
+
+
+# Online LiRA: a logistic regression overfit on 200 digits; the attacker's pool is those 200
+# members and 200 non-members (it does not know which is which).
+@pytest.fixture(scope="module")
+def online_setting(digits):
+    order = np.random.default_rng(0).permutation(len(digits.x_train))
+    members, nonmembers, rest = order[:200], order[200:400], order[400:]
+    x = digits.x_train.reshape(len(digits.x_train), -1)
+    estimator = LogisticRegression(C=100.0, max_iter=300).fit(x[members], digits.y_train[members])
+    target = SklearnModel(estimator, input_shape=digits.input_shape)
+    pool = np.concatenate([members, nonmembers])
+    return target, digits.x_train, digits.y_train, members, nonmembers, rest, pool
+
+
+def _online(target, x, y, pool, **kwargs):
+    kwargs = {"n_reference": 8, "online": True, "progress": False, **kwargs}
+    return LiRA(train_fn=train_like(target), **kwargs).fit(target, x[pool], y[pool])
+
+
+def _auc(attack, target, x, y, members, nonmembers):
+    return evaluate_membership(target, attack, x[members], y[members], x[nonmembers], y[nonmembers]).auc
+
+
+def test_online_lira_beats_offline_lira_auc(online_setting):
+    target, x, y, members, nonmembers, rest, pool = online_setting
+    offline = LiRA(train_fn=train_like(target), n_reference=8, reference_size=200, progress=False)
+    offline.fit(target, x[rest], y[rest])
+    online = _online(target, x, y, pool)
+    assert _auc(online, target, x, y, members, nonmembers) >= _auc(offline, target, x, y, members, nonmembers)
+
+
+def test_online_every_record_trains_half_the_reference_models(online_setting):
+    target, x, y, *_, pool = online_setting
+    attack = _online(target, x, y, pool)
+    np.testing.assert_array_equal(attack.reference_members_.sum(axis=0), np.full(len(pool), 4))
+
+
+def test_online_serial_and_local_backends_give_identical_scores(online_setting):
+    target, x, y, members, *_, pool = online_setting
+    serial = _online(target, x, y, pool, backend="serial").score(target, x[members], y[members])
+    local = _online(target, x, y, pool, backend=LocalBackend(2)).score(target, x[members], y[members])
+    np.testing.assert_array_equal(serial, local)
+
+
+def test_online_fixed_variance_is_the_likelihood_ratio_of_two_pooled_gaussians(online_setting):
+    target, x, y, members, *_, pool = online_setting
+    attack = _online(target, x, y, pool, global_variance=True)
+    xs, ys = x[members[:30]], y[members[:30]]
+    phi = logit_confidence(log_probabilities(target, xs), ys)
+    phis = np.stack([logit_confidence(log_probabilities(m, xs), ys) for m in attack.reference_models_])
+    inside = attack.reference_members_[:, :30]  # the first 200 pool records are the members, in order
+    expected = 0.0
+    for mask, sign in ((inside, 1.0), (~inside, -1.0)):
+        mean = np.array([phis[mask[:, i], i].mean() for i in range(30)])
+        std = np.sqrt(sum(((phis[mask[:, i], i] - mean[i]) ** 2).sum() for i in range(30)) / (mask.sum() - 30))
+        expected = expected + sign * norm.logpdf(phi, mean, std)
+    np.testing.assert_allclose(attack.score(target, xs, ys), expected, rtol=1e-8)
+
+
+def test_online_per_record_variance_differs_from_fixed_variance(online_setting):
+    target, x, y, members, *_, pool = online_setting
+    fixed = _online(target, x, y, pool).score(target, x[members], y[members])
+    per_record = _online(target, x, y, pool, global_variance=False).score(target, x[members], y[members])
+    assert np.all(np.isfinite(per_record)) and not np.allclose(fixed, per_record)
+
+
+def test_online_scoring_a_record_outside_the_pool_is_refused(online_setting):
+    target, x, y, _, _, rest, pool = online_setting
+    attack = _online(target, x, y, pool)
+    with pytest.raises(ValidationError, match=r"fit pool only .* got 5 of 5 record\(s\) not in it"):
+        attack.score(target, x[rest[:5]], y[rest[:5]])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"online": True, "reference_size": 40}, "`reference_size` must be None with online=True"),
+        ({"online": True, "global_variance": False, "n_reference": 2}, "`n_reference` must be >= 4"),
+        ({"backend": "local"}, "`backend` applies to online=True only"),
+        ({"online": True, "backend": "cluster"}, "backend"),
+    ],
+)
+def test_bad_online_arguments_are_refused(breast_cancer_logistic, kwargs, message):
+    with pytest.raises(ValidationError, match=message):
+        LiRA(train_fn=train_like(breast_cancer_logistic), **kwargs)
