@@ -18,7 +18,8 @@ def test_pate_command_prints_accuracy_answered_queries_and_epsilon():
     assert result.exit_code == 0, result.output
     for field in ("student accuracy", "queries answered / asked", "80 / 80", "data-dependent", "data-independent"):
         assert field in result.output
-    assert "smooth-sensitivity release" in result.output
+    published = result.output.index("epsilon (published, smooth sensitivity")
+    assert published < result.output.index("data-dependent, not safe to publish")
 
 
 def test_pate_command_with_confident_gnmax_answers_some_queries():

@@ -48,9 +48,10 @@ def _accuracy(fitted: Any, x: np.ndarray, y: np.ndarray) -> float:
         "teachers, the rest is public; the student asks about the first --max-queries public samples "
         "and is scored on the test split. Prints the teachers' and the student's accuracy, the "
         "non-private baseline (the student's model trained on the private data directly), the "
-        "queries answered and epsilon at --delta: data-dependent (the authors' expected cost, and "
-        "charged on the realised answers), data-independent, and released with smooth sensitivity "
-        "(the one safe to publish).\n\n"
+        "queries answered and epsilon at --delta: first the one to publish, released with smooth "
+        "sensitivity, then the data-independent bound (also publishable, larger) and the "
+        "data-dependent costs (the authors' expected cost, and charged on the realised answers), "
+        "which are not safe to publish.\n\n"
         "Aggregator noise defaults scale with the teacher count n: sigma = n/10, threshold = 0.6 n, "
         "sigma-threshold = n/3, gamma = 10/n."
     ),
@@ -176,11 +177,12 @@ def pate(
     table.add_row("accuracy of the answered labels", f"{labeling.label_accuracy:.2%}")
     table.add_row(f"student accuracy ({student})", f"{student_accuracy:.2%}")
     table.add_row(f"non-private baseline ({student} on the private data)", f"{baseline_accuracy:.2%}")
-    table.add_row(f"epsilon, data-dependent (delta={delta:g})", f"{labeling.epsilon:.3f}")
-    table.add_row("epsilon, realised answers", f"{labeling.epsilon_realized:.3f}")
-    table.add_row("epsilon, data-independent", f"{labeling.epsilon_data_independent:.3f}")
     released = labeling.epsilon_smooth_sensitivity
-    table.add_row("epsilon, smooth-sensitivity release", "n/a" if released is None else f"{released:.3f}")
+    table.add_row("epsilon (published, smooth sensitivity)", "n/a" if released is None else f"{released:.3f}")
+    table.add_row("delta", f"{delta:g}")
+    table.add_row("epsilon, data-independent (safe to publish)", f"{labeling.epsilon_data_independent:.3f}")
+    table.add_row("epsilon, data-dependent, not safe to publish", f"{labeling.epsilon:.3f}")
+    table.add_row("epsilon, realised answers, not safe to publish", f"{labeling.epsilon_realized:.3f}")
     table.add_row("teacher training time", f"{defense.teacher_fit_seconds_:.1f} s ({backend!r})")
     if folder is not None:
         table.add_row("student saved to", str(folder))

@@ -197,6 +197,17 @@ def test_data_dependent_epsilon_is_at_most_the_data_independent_one(fitted_pate,
     assert 0 < result.epsilon <= result.epsilon_data_independent
 
 
+def test_published_epsilon_is_the_smooth_sensitivity_release(fitted_pate, split):
+    result = fitted_pate.label(split.x_public, max_queries=200)
+    assert result.epsilon_smooth_sensitivity is not None
+    assert result.epsilon_published == result.epsilon_smooth_sensitivity != result.epsilon
+
+
+def test_published_epsilon_falls_back_to_the_data_independent_bound(fitted_pate, split):
+    result = fitted_pate.label(split.x_public, max_queries=200, smooth_sensitivity=False)
+    assert result.epsilon_published == result.epsilon_data_independent
+
+
 def test_lnmax_labelling_is_accounted_without_smooth_sensitivity(split):
     pate = PATE(teacher_factory=small_teacher(), n_teachers=10, aggregator=LNMax(0.5), backend="serial", progress=False)
     result = pate.fit(split.x_private, split.y_private).label(split.x_public, max_queries=50)

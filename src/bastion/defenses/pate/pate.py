@@ -77,6 +77,11 @@ def partition(labels: np.ndarray, n_teachers: int, *, seed: int = 0) -> list[np.
 class LabelingResult(ResultMixin):
     """The public queries the teachers answered and what the answers cost in privacy.
 
+    The epsilon to publish is ``epsilon_smooth_sensitivity`` (Papernot et al. 2018, Sec. 4:
+    only the smooth-sensitivity release of the data-dependent cost is differentially
+    private); :attr:`epsilon_published` returns it, or the data-independent bound where it
+    was not released. ``epsilon`` and ``epsilon_realized`` are kept for analysis only.
+
     Attributes:
         indices: ``(n_answered,)`` positions in ``x_public`` of the answered queries.
         labels: ``(n_answered,)`` the noisy labels released for them.
@@ -124,6 +129,13 @@ class LabelingResult(ResultMixin):
     accountant: Any = field(repr=False, compare=False, metadata={"to_dict": False})
     smooth_sensitivity: Any = field(default=None, repr=False, compare=False)
 
+    @property
+    def epsilon_published(self) -> float:
+        """The epsilon safe to publish: the smooth-sensitivity release, else the data-independent bound."""
+        if self.epsilon_smooth_sensitivity is not None:
+            return self.epsilon_smooth_sensitivity
+        return self.epsilon_data_independent
+
 
 class PATE(FittedMixin, ParamsReprMixin):
     """Private Aggregation of Teacher Ensembles.
@@ -157,7 +169,7 @@ class PATE(FittedMixin, ParamsReprMixin):
         >>> pate = PATE(teacher_factory=LogisticRegression(max_iter=500), n_teachers=50, aggregator=aggregator)
         >>> pate.fit(x_private, y_private)
         >>> student = pate.fit_student(LogisticRegression(max_iter=500), x_public, max_queries=300).model_
-        >>> pate.labeling_.epsilon, student.predict(x_test)
+        >>> pate.labeling_.epsilon_published, student.predict(x_test)
 
     Raises:
         InputTypeError: a bad factory, aggregator or backend.
