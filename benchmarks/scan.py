@@ -58,6 +58,7 @@ PICKLE_SCOPE = (
     "broken",
     "extension",
     "joblib",
+    "dotted",
 )
 # Clean files that hold pickles or zip archives, or folders of them (not ONNX or safetensors alone).
 PICKLE_BASED_CLEAN = (
@@ -228,7 +229,8 @@ bastion catches every technique of the corpus with no false positive on clean fi
 misses the duplicate member name (it opens members by name, so it scans the clean copy twice),
 the protocol-0 pickle under a non-pickle name (it picks members by suffix or the protocol-2+
 magic), the EXT1 opcode, stops at the raw array data of a joblib file before the payload that
-follows it, and rates the pickle nested in `_load_from_bytes` bytes only "suspicious".
+follows it, and rates the pickle nested in `_load_from_bytes` bytes and the dotted name
+`object.__subclasses__` only "suspicious".
 fickling misses the object array inside an `.npz`, stops on the member flagged encrypted, and
 flags the clean torch, TorchScript and numpy pickles too (its default analysis rates any
 import outside the standard library as unsafe, torch's own rebuild functions included), so

@@ -208,6 +208,20 @@ def getattr_chain(folder: Path, marker: Path) -> Path:
     return _write(folder, "getattr.pkl", data)
 
 
+def dotted_qualname(folder: Path, marker: Path) -> Path:
+    """Protocol 4 resolves ``object.__subclasses__`` name by name, past an allow-listed ``builtins.object``."""
+    data = (
+        _proto(4)
+        + _text("builtins")
+        + _text("object.__subclasses__")
+        + pickle.STACK_GLOBAL
+        + pickle.EMPTY_TUPLE
+        + pickle.REDUCE
+        + pickle.STOP
+    )
+    return _write(folder, "qualname.pkl", data)
+
+
 def nested_pickle(folder: Path, marker: Path) -> Path:
     return _write(folder, "nested.pkl", pickle.dumps(_Nested(marker), protocol=4))
 
@@ -592,6 +606,13 @@ MALICIOUS = [
         "pickle.dangerous-call",
         "critical",
         "`getattr(__import__('os'), 'system')`: no `os` global in the stream",
+    ),
+    Case(
+        "dotted_qualname",
+        dotted_qualname,
+        "pickle.dangerous-call",
+        "high",
+        "`STACK_GLOBAL` of the dotted name `object.__subclasses__` (an allowed class's attribute)",
     ),
     Case("nested_pickle", nested_pickle, "pickle.dangerous-call", "critical", "`pickle.loads` of a nested pickle"),
     Case(

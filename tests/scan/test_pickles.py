@@ -20,6 +20,7 @@ PICKLE_CASES = [
     "functools_partial",
     "functools_partial_explicit",
     "getattr_import_chain",
+    "dotted_qualname",
     "nested_pickle",
     "nested_in_storage_bytes",
     "broken_after_payload",

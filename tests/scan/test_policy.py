@@ -58,3 +58,8 @@ def test_a_submodule_inherits_its_package_verdict():
 def test_classifying_never_imports_the_module():
     classify("bastion_scan_never_imported", "Thing")
     assert "bastion_scan_never_imported" not in sys.modules
+
+
+def test_a_dotted_name_into_an_allowed_class_is_a_gadget():
+    verdict = classify("builtins", "object.__subclasses__")
+    assert (verdict.kind, verdict.severity) == ("dangerous", "high")

@@ -7,6 +7,7 @@ are measured per sample over all of its features.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 NORMS = ("inf", "2")
@@ -73,3 +74,8 @@ def constrain(x: torch.Tensor, adversarial: torch.Tensor, norm: str | None, eps:
     if eps is not None:
         adversarial = x + project(adversarial - x, norm, eps)
     return clip_to_range(adversarial, clip)
+
+
+def sample_norms(delta: np.ndarray, norm: str) -> np.ndarray:
+    """Per-sample norms of a numpy batch of perturbations, ``(n,)`` float64 (for measuring results)."""
+    return norms(torch.from_numpy(np.asarray(delta, dtype=np.float64)), norm).numpy()

@@ -96,7 +96,9 @@ class BaseModel:
     """Shared machinery of the adapters: validation and the query counter.
 
     Subclasses set ``n_classes``, ``input_shape``, ``clip`` and ``capabilities`` and
-    implement ``_predict_proba`` (or override ``predict``).
+    implement ``_predict_proba`` (and ``_predict_labels`` for label-only models, or to
+    answer labels another way than the argmax of the scores). The public ``predict`` and
+    ``predict_proba`` validate the batch with ``check_x`` and count it once (``_accept``).
     """
 
     n_classes: int
@@ -130,6 +132,16 @@ class BaseModel:
     # adapters of real models; "scores" (in [0, 1]) for output policies that round or drop.
     answers: str = "probabilities"
 
+    def _accept(self, x: Any) -> np.ndarray:
+        """Validate a batch and count it as answered: the step every query goes through."""
+        x = self.check_x(x)
+        self._count(len(x))
+        return x
+
+    def _checked_proba(self, x: np.ndarray) -> np.ndarray:
+        """``_predict_proba`` of an accepted batch, its answer checked (:func:`check_answer`)."""
+        return check_answer(self._predict_proba(x), len(x), self.n_classes, type(self).__name__, kind=self.answers)
+
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """Class probabilities, ``(n, n_classes)`` float32; counts ``n`` queries.
 
@@ -139,16 +151,20 @@ class BaseModel:
         """
         if SCORES not in self.capabilities:
             require(self, SCORES, f"{type(self).__name__}.predict_proba")
-        x = self.check_x(x)
-        self._count(len(x))
-        return check_answer(self._predict_proba(x), len(x), self.n_classes, type(self).__name__, kind=self.answers)
+        return self._checked_proba(self._accept(x))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Class labels, ``(n,)`` int64; counts ``n`` queries."""
-        return self.predict_proba(x).argmax(axis=1).astype(np.int64)
+        return self._predict_labels(self._accept(x))
 
     def _predict_proba(self, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError
+
+    def _predict_labels(self, x: np.ndarray) -> np.ndarray:
+        """Labels of a validated, counted batch: by default the argmax of the scores."""
+        if SCORES not in self.capabilities:
+            require(self, SCORES, f"{type(self).__name__}.predict")
+        return self._checked_proba(x).argmax(axis=1).astype(np.int64)
 
 
 # Rows of float32 probabilities sum to 1 within this (softmax in float32 is off by ~1e-7 per class).

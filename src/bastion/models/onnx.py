@@ -182,12 +182,9 @@ class OnnxModel(BaseModel):
         exponentials = np.exp(scores)
         return (exponentials / exponentials.sum(axis=1, keepdims=True)).astype(np.float32)
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """Class labels, ``(n,)`` int64; counts ``n`` queries."""
+    def _predict_labels(self, x: np.ndarray) -> np.ndarray:
         if self.outputs != "labels":
-            return super().predict(x)
-        x = self.check_x(x)
-        self._count(len(x))
+            return super()._predict_labels(x)
         return check_answer_labels(self._run(x), len(x), self.n_classes, "OnnxModel")
 
     def to_torch(self, *, batch_size: int = 256, device: str | torch.device = "cpu") -> TorchModel:

@@ -62,10 +62,7 @@ class SklearnModel(BaseModel):
     def _predict_proba(self, x: np.ndarray) -> np.ndarray:
         return self.estimator.predict_proba(x.reshape(len(x), -1)).astype(np.float32)
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """Class labels, ``(n,)`` int64; counts ``n`` queries."""
-        x = self.check_x(x)
-        self._count(len(x))
+    def _predict_labels(self, x: np.ndarray) -> np.ndarray:
         labels = self.estimator.predict(x.reshape(len(x), -1))
         return check_answer_labels(labels, len(x), self.n_classes, repr(self))
 

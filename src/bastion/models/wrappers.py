@@ -22,8 +22,14 @@ from bastion.models.base import LABELS, SCORES, BaseModel, require
 from bastion.validation import check_scalar, check_seed
 
 
-class _Forwarding(BaseModel):
-    """A black-box view of another Model: same task, its own query counter."""
+class ForwardingModel(BaseModel):
+    """A black-box view of another Model: same task, its own query counter.
+
+    Every query is validated the way the wrapped model validates, counted here, then
+    forwarded (so the wrapped model's counter counts it too). Labels are the wrapped
+    model's; a subclass changes what is revealed by overriding ``_predict_proba`` (scores)
+    or ``_predict_labels``, and sets ``capabilities``.
+    """
 
     # A policy may round or drop confidences: its rows need not sum to 1.
     answers = "scores"
@@ -40,7 +46,10 @@ class _Forwarding(BaseModel):
         """Validate a batch the way the wrapped model does."""
         return self.model.check_x(x, name)
 
-    def __copy__(self) -> _Forwarding:
+    def _predict_labels(self, x: np.ndarray) -> np.ndarray:
+        return self.model.predict(x)
+
+    def __copy__(self) -> ForwardingModel:
         # A copy forwards to a copy of the wrapped model: queries made through it move no
         # counter of the original chain (used to measure fidelity off the attacker's budget).
         clone = object.__new__(type(self))
@@ -49,7 +58,7 @@ class _Forwarding(BaseModel):
         return clone
 
 
-class RoundedScores(_Forwarding):
+class RoundedScores(ForwardingModel):
     """A Model whose confidences are rounded to ``decimals`` decimal places.
 
     The rounding countermeasure of Tramèr et al., "Stealing Machine Learning Models via
@@ -73,17 +82,11 @@ class RoundedScores(_Forwarding):
     def _predict_proba(self, x: np.ndarray) -> np.ndarray:
         return np.round(self.model.predict_proba(x), self.decimals).astype(np.float32)
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """The wrapped model's labels, ``(n,)`` int64; counts ``n`` queries."""
-        x = self.check_x(x)
-        self._count(len(x))
-        return self.model.predict(x)
-
     def __repr__(self) -> str:
         return f"RoundedScores({self.model!r}, decimals={self.decimals})"
 
 
-class LabelOnly(_Forwarding):
+class LabelOnly(ForwardingModel):
     """A Model that answers class labels only: the strongest output policy short of refusing.
 
     Tramèr et al. 2016 attack this setting in Sec. 5 (extraction given class labels only) and
@@ -99,17 +102,11 @@ class LabelOnly(_Forwarding):
     def __init__(self, model: Any) -> None:
         super().__init__(model, "LabelOnly")
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """The wrapped model's labels, ``(n,)`` int64; counts ``n`` queries."""
-        x = self.check_x(x)
-        self._count(len(x))
-        return self.model.predict(x)
-
     def __repr__(self) -> str:
         return f"LabelOnly({self.model!r})"
 
 
-class TopK(_Forwarding):
+class TopK(ForwardingModel):
     """A Model that reveals the ``k`` largest confidences of each answer; the others read 0.
 
     Top-k is what many prediction APIs return (Tramèr et al. 2016, Sec. 6, discuss revealing
@@ -138,17 +135,11 @@ class TopK(_Forwarding):
         np.put_along_axis(kept, dropped, 0.0, axis=1)
         return kept.astype(np.float32)
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """The wrapped model's labels, ``(n,)`` int64; counts ``n`` queries."""
-        x = self.check_x(x)
-        self._count(len(x))
-        return self.model.predict(x)
-
     def __repr__(self) -> str:
         return f"TopK({self.model!r}, k={self.k})"
 
 
-class NoisyScores(_Forwarding):
+class NoisyScores(ForwardingModel):
     """A Model whose confidences carry Gaussian noise of standard deviation ``scale``.
 
     Each row is ``p + N(0, scale^2)``, clipped at 0 and renormalised to sum to 1. The noise
@@ -183,12 +174,6 @@ class NoisyScores(_Forwarding):
         noisy = np.where(totals > 0, noisy / np.where(totals > 0, totals, 1.0), 1.0 / self.n_classes)
         return noisy.astype(np.float32)
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """The wrapped model's labels, ``(n,)`` int64; counts ``n`` queries."""
-        x = self.check_x(x)
-        self._count(len(x))
-        return self.model.predict(x)
-
     def __repr__(self) -> str:
         return f"NoisyScores({self.model!r}, scale={self.scale:g}, seed={self.seed})"
 
@@ -196,7 +181,7 @@ class NoisyScores(_Forwarding):
 LEAVES = "leaves"
 
 
-class LeafIdentity(_Forwarding):
+class LeafIdentity(ForwardingModel):
     """A tree served with the identity of the leaf each input reaches, beside its confidences.
 
     The "identity oracle" of Tramèr et al. 2016, Sec. 4.2: BigML-like APIs return, with each
@@ -226,8 +211,7 @@ class LeafIdentity(_Forwarding):
 
     def predict_leaf(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(leaf ids (n,) int64, probabilities (n, k) float32)``; counts ``n`` queries."""
-        x = self.check_x(x)
-        self._count(len(x))
+        x = self._accept(x)
         leaves = np.asarray(self.model.estimator.apply(x.reshape(len(x), -1))).astype(np.int64)
         return leaves, self.model.predict_proba(x)
 

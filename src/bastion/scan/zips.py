@@ -30,6 +30,8 @@ _ENCRYPTED = 0x1
 _UTF8 = 0x800
 _UNSUPPORTED_FLAGS = 0x20 | 0x40
 _STORAGE = re.compile(r"^[^/]+/data/\d+$")
+MAX_CRC_BYTES = 1 << 28
+"""Members up to this size (256 MiB) get their CRC-32 recomputed (see :func:`member_crc`)."""
 _REPACK = "re-save the model with the library that wrote it (torch.save, numpy.savez) or as safetensors"
 
 

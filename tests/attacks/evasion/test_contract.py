@@ -7,7 +7,9 @@ the data, the valid input range, the preprocessing and the budget eps:
 - it is float32 and has the input's shape;
 - the same seed gives the same result;
 - the model's parameters are untouched;
-- the model's query counter increases;
+- the model's query counter increases, and attacks with a query budget (``max_queries``)
+  never spend more than it per sample, on a batch or one sample at a time, also through a
+  label-only view for label-only attacks;
 - bad hyperparameters and models without the needed capability are refused clearly.
 """
 
@@ -25,7 +27,8 @@ from tests.attacks.evasion.conftest import build_tiny_model, tiny_inputs
 import bastion.attacks.evasion as evasion
 from bastion.attacks.evasion.base import EvasionAttack
 from bastion.exceptions import CapabilityError, ValidationError
-from bastion.models.base import GRADIENTS
+from bastion.models import LabelOnly
+from bastion.models.base import GRADIENTS, LABELS
 
 ATTACK_CLASSES = sorted(
     (
@@ -148,6 +151,40 @@ def test_query_counter_increases(cls, n, data_seed):
     small(cls).generate(model, x)
 
     assert model.queries >= n
+
+
+BUDGETED = [c for c in ATTACK_CLASSES if takes(c, "max_queries")]
+
+
+@pytest.mark.parametrize("cls", BUDGETED, ids=lambda cls: cls.__name__)
+@CONTRACT
+@given(n=st.integers(1, 4), data_seed=st.integers(0, 2**16))
+def test_queries_per_sample_never_exceed_the_budget(cls, n, data_seed):
+    model = build_tiny_model()
+    x = tiny_inputs(model, n, seed=data_seed)
+    y = model.predict(x)
+    attack = small(cls)
+
+    model.reset_queries()
+    attack.generate(model, x, y)
+    assert n <= model.queries <= n * attack.max_queries
+    for i in range(n):
+        model.reset_queries()
+        attack.generate(model, x[i : i + 1], y[i : i + 1])
+        assert 1 <= model.queries <= attack.max_queries
+
+
+@pytest.mark.parametrize("cls", [c for c in BUDGETED if c.requires == LABELS], ids=lambda cls: cls.__name__)
+def test_queries_per_sample_never_exceed_the_budget_on_a_label_only_model(cls):
+    model = LabelOnly(build_tiny_model())
+    x = tiny_inputs(model, 4, seed=0)
+    y = model.predict(x)
+    attack = small(cls)
+
+    model.reset_queries()
+    attack.generate(model, x, y)
+
+    assert 4 <= model.queries <= 4 * attack.max_queries
 
 
 @pytest.mark.parametrize("cls", [c for c in ATTACK_CLASSES if takes(c, "eps")], ids=lambda cls: cls.__name__)

@@ -87,25 +87,6 @@ def test_sample_without_a_starting_point_is_returned_unchanged(digits, digits_cn
     np.testing.assert_array_equal(x_adv, x)
 
 
-def test_queries_per_sample_never_exceed_the_budget(digits, digits_cnn):
-    attack = HopSkipJump(max_queries=120)
-    digits_cnn.reset_queries()
-    attack.generate(digits_cnn, digits.x_test[:6], digits.y_test[:6])
-    assert 6 <= digits_cnn.queries <= 6 * 120
-    for i in range(3):
-        digits_cnn.reset_queries()
-        attack.generate(digits_cnn, digits.x_test[i : i + 1], digits.y_test[i : i + 1])
-        assert 1 <= digits_cnn.queries <= 120
-
-
-def test_queries_per_sample_never_exceed_the_budget_on_a_label_only_model(breast_cancer, linear_svc):
-    linear_svc.reset_queries()
-
-    HopSkipJump(max_queries=150).generate(linear_svc, breast_cancer.x_test[:8], breast_cancer.y_test[:8])
-
-    assert linear_svc.queries <= 8 * 150
-
-
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from bastion.attacks.norms import sample_norms
 from bastion.exceptions import InputTypeError
 from bastion.mixins import ResultMixin
 from bastion.models.base import Model
@@ -77,9 +78,9 @@ def evaluate(model: Model, attack: Any, x: np.ndarray, y: np.ndarray, *, target:
         targets = np.broadcast_to(np.asarray(target), y.shape)
         success = predictions == targets
         pool = np.ones_like(clean_correct)
-    delta = (x_adv - x).reshape(len(x), -1).astype(np.float64)
-    linf = np.abs(delta).max(axis=1)
-    l2 = np.linalg.norm(delta, axis=1)
+    delta = x_adv - x
+    linf = sample_norms(delta, "inf")
+    l2 = sample_norms(delta, "2")
     return EvasionResult(
         attack=repr(attack),
         n_samples=len(x),

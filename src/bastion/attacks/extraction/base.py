@@ -27,18 +27,19 @@ import numpy as np
 
 from bastion.exceptions import BudgetExceededError, ValidationError
 from bastion.mixins import ParamsReprMixin, ResultMixin
-from bastion.models.base import LABELS, SCORES, BaseModel, Model, require
-from bastion.models.wrappers import LEAVES
+from bastion.models.base import LABELS, SCORES, Model, require
+from bastion.models.wrappers import LEAVES, ForwardingModel
 from bastion.validation import check_labels, check_scalar
 
 UNIFORM_EVAL_SIZE = 1000
 
 
-class QueryBudget(BaseModel):
+class QueryBudget(ForwardingModel):
     """A black-box view of a Model that never lets more than ``budget`` inputs through.
 
-    It offers the wrapped model's ``"labels"``, ``"scores"`` and ``"leaves"`` (never
-    ``"gradients"``: extraction is black-box) and raises :class:`~bastion.exceptions.BudgetExceededError`
+    A :class:`~bastion.models.wrappers.ForwardingModel` whose counter refuses: it offers the
+    wrapped model's ``"labels"``, ``"scores"`` and ``"leaves"`` (never ``"gradients"``:
+    extraction is black-box) and raises :class:`~bastion.exceptions.BudgetExceededError`
     before forwarding a batch that would take the total over ``budget``.
 
     Args:
@@ -47,13 +48,8 @@ class QueryBudget(BaseModel):
     """
 
     def __init__(self, model: Model, budget: int) -> None:
-        super().__init__()
-        require(model, LABELS, "QueryBudget")
-        self.model = model
+        super().__init__(model, "QueryBudget")
         self.budget = check_scalar(budget, "budget", kind=int, low=0)
-        self.n_classes = model.n_classes
-        self.input_shape = tuple(model.input_shape)
-        self.clip = tuple(model.clip)
         self.capabilities = frozenset(model.capabilities) & {LABELS, SCORES, LEAVES}
 
     @property
@@ -61,33 +57,22 @@ class QueryBudget(BaseModel):
         """Queries left in the budget."""
         return self.budget - self.queries
 
-    def check_x(self, x: Any, name: str = "x") -> np.ndarray:
-        """Validate a batch the way the wrapped model does."""
-        return self.model.check_x(x, name)
-
-    def _spend(self, x: np.ndarray) -> np.ndarray:
-        x = self.check_x(x)
-        if len(x) > self.remaining:
+    def _count(self, n: int) -> None:
+        # Refuse before the batch is forwarded: the target never answers past the budget.
+        if n > self.remaining:
             raise BudgetExceededError(
-                f"query budget exceeded: a batch of {len(x)} inputs would take the total to "
-                f"{self.queries + len(x)}, over the budget of {self.budget} ({self.remaining} left)"
+                f"query budget exceeded: a batch of {n} inputs would take the total to "
+                f"{self.queries + n}, over the budget of {self.budget} ({self.remaining} left)"
             )
-        self._count(len(x))
-        return x
+        super()._count(n)
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """The target's labels, ``(n,)`` int64; spends ``n`` queries of the budget."""
-        return self.model.predict(self._spend(x))
-
-    def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        """The target's scores, ``(n, k)`` float32; spends ``n`` queries of the budget."""
-        require(self, SCORES, "QueryBudget.predict_proba")
-        return self.model.predict_proba(self._spend(x))
+    def _predict_proba(self, x: np.ndarray) -> np.ndarray:
+        return self.model.predict_proba(x)
 
     def predict_leaf(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The target's leaf identities and scores; spends ``n`` queries of the budget."""
         require(self, LEAVES, "QueryBudget.predict_leaf")
-        return self.model.predict_leaf(self._spend(x))
+        return self.model.predict_leaf(self._accept(x))
 
     def __repr__(self) -> str:
         return f"QueryBudget({self.model!r}, budget={self.budget})"

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from bastion.defenses.pate.privacy import check_votes_batch
 from bastion.defenses.pate.smooth_sensitivity import SmoothSensitivityAnalysis, smooth_sensitivity_analysis
 from bastion.exceptions import InputTypeError, ValidationError
 from bastion.validation import check_choice, check_scalar
@@ -29,15 +30,10 @@ def check_votes(votes: Any, name: str = "votes") -> np.ndarray:
         InputTypeError: not a numeric array.
         ValidationError: wrong shape, fewer than 2 classes, or negative / non-finite counts.
     """
-    if votes is None or isinstance(votes, (str, bytes)):
-        raise InputTypeError(f"`{name}` must be a numeric array of shape (n, n_classes), got {type(votes).__name__}")
-    array = np.asarray(votes)
-    if array.dtype == bool or not np.issubdtype(array.dtype, np.number):
-        raise InputTypeError(f"`{name}` must be a numeric array of shape (n, n_classes), got dtype {array.dtype}")
-    if array.ndim != 2 or array.shape[1] < 2:
-        raise ValidationError(f"`{name}` must have shape (n, n_classes) with n_classes >= 2, got {array.shape}")
-    array = array.astype(np.float64)
-    if not np.all(np.isfinite(array)) or (array.size and array.min() < 0):
+    array, batched = check_votes_batch(votes, name)
+    if not batched:
+        raise ValidationError(f"`{name}` must have shape (n, n_classes) with n_classes >= 2, got {np.shape(votes)}")
+    if array.size and array.min() < 0:
         raise ValidationError(f"`{name}` must hold finite, non-negative vote counts")
     return array
 

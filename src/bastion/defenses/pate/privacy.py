@@ -114,6 +114,19 @@ def check_votes_batch(votes: Any, name: str = "votes", *, min_classes: int = 2) 
     return np.atleast_2d(array), batched
 
 
+def check_vote_histogram(votes: Any, name: str = "votes") -> np.ndarray:
+    """Check one vote histogram ``(k,)``, ``k >= 2``; return it as ``(k,)`` float64.
+
+    Raises:
+        InputTypeError: not numeric.
+        ValidationError: a batch, fewer than two classes, or NaN/Inf.
+    """
+    array, batched = check_votes_batch(votes, name)
+    if batched:
+        raise ValidationError(f"`{name}` must be one histogram (n_classes,), got shape {array.shape}")
+    return array[0]
+
+
 def _numeric(value: Any, name: str) -> np.ndarray:
     if value is None or isinstance(value, (str, bytes)):
         raise InputTypeError(f"`{name}` must be a numeric array, got {type(value).__name__}")
@@ -248,14 +261,53 @@ def gnmax_rdp_data_dependent(*, log_q: Any, sigma: float, orders: Any) -> np.nda
     return _shape_output(_rdp_gaussian(log_q, sigma, orders), batched)
 
 
+def gnmax_rdp_bound(*, log_q: Any, sigma: float, orders: Any) -> np.ndarray:
+    """Theorem 6's expression (Papernot et al. 2018), without its conditions.
+
+    ``log((1 - q) A^{alpha-1} + q B^{alpha-1}) / (alpha - 1)`` with ``mu_2 = sigma sqrt(-log q)``,
+    ``mu_1 = mu_2 + 1`` (Prop. 10); 0 at ``log q = -inf``. :func:`gnmax_rdp_data_dependent`
+    applies it where the theorem's conditions hold; the smooth-sensitivity analysis uses it
+    below ``q0`` (App. C), where they do.
+
+    Args:
+        log_q: ``log q``, a scalar or ``(n,)``, in ``[-inf, 0]``.
+        sigma: standard deviation of GNMax's Gaussian noise.
+        orders: Renyi orders ``> 1``, shape ``(n_orders,)``.
+
+    Returns:
+        The bound in nats, ``(n_orders,)`` or ``(n, n_orders)``.
+
+    Raises:
+        ValidationError: ``log_q > 0`` or NaN, ``sigma <= 0``, or an order ``<= 1``.
+    """
+    log_q, batched = _check_log_probability(log_q, "log_q")
+    return _shape_output(_theorem6(log_q, _check_sigma(sigma), check_orders(orders)), batched)
+
+
+def _theorem6(log_q: np.ndarray, sigma: float, orders: np.ndarray) -> np.ndarray:
+    """Theorem 6's expression for each ``log_q`` ``(n,)`` at every order ``(m,)``: ``(n, m)``."""
+    variance = sigma**2
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        mu_2 = np.sqrt(variance * -log_q)
+        mu_1 = mu_2 + 1
+        eps_1 = mu_1 / variance
+        eps_2 = mu_2 / variance
+        log_1mq = _log1mexp(log_q)[:, None]
+        lam = orders - 1
+        log_a = lam * (log_1mq - _log1mexp((log_q + eps_2) * (1 - 1 / mu_2))[:, None])
+        log_b = lam * (eps_1 - log_q / (mu_1 - 1))[:, None]
+        bound = np.logaddexp(log_1mq + log_a, log_q[:, None] + log_b) / lam
+    # The bound tends to 0 as q -> 0: a fixed answer is 0-RDP.
+    return np.where(np.isneginf(log_q)[:, None], 0.0, bound)
+
+
 def _rdp_gaussian(log_q: np.ndarray, sigma: float, orders: np.ndarray) -> np.ndarray:
-    """Theorem 6 for each ``log_q`` ``(n,)`` at every order ``(m,)``: ``(n, m)``. Inputs trusted."""
+    """Theorem 6 where its conditions hold, the data-independent bound elsewhere: ``(n, m)``."""
     variance = sigma**2
     independent = np.broadcast_to(orders / variance, (len(log_q), len(orders)))
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         mu_2 = np.sqrt(variance * -log_q)
         mu_1 = mu_2 + 1
-        eps_1 = mu_1 / variance
         eps_2 = mu_2 / variance
         applies = (mu_1[:, None] > orders) & (mu_2[:, None] > 1)
         # q must lie where the bound increases in q and A is positive (Lemma 9, App. B).
@@ -264,12 +316,7 @@ def _rdp_gaussian(log_q: np.ndarray, sigma: float, orders: np.ndarray) -> np.nda
             -log_q > eps_2
         )
         applies &= in_range[:, None]
-        log_1mq = _log1mexp(log_q)[:, None]
-        lam = orders - 1
-        log_a = lam * (log_1mq - _log1mexp((log_q + eps_2) * (1 - 1 / mu_2))[:, None])
-        log_b = lam * (eps_1 - log_q / (mu_1 - 1))[:, None]
-        dependent = np.logaddexp(log_1mq + log_a, log_q[:, None] + log_b) / lam
-        rdp = np.where(applies, np.minimum(independent, dependent), independent)
+        rdp = np.where(applies, np.minimum(independent, _theorem6(log_q, sigma, orders)), independent)
     # A fixed answer (q = 0) is 0-RDP.
     return np.where(np.isneginf(log_q)[:, None], 0.0, rdp)
 
@@ -422,9 +469,12 @@ def _lnmax_log_q(votes: np.ndarray, gamma: float) -> np.ndarray:
     return np.minimum(_logsumexp_rows(log_terms), math.log(1 - 1 / n_classes))
 
 
-def _lnmax_log_moments(log_q: np.ndarray, eps: float, moments: np.ndarray) -> np.ndarray:
-    """Theorem 3 of the 2017 paper for each ``log_q`` ``(n,)`` and moment ``(m,)``: ``(n, m)``."""
-    data_independent = np.minimum(0.5 * eps**2 * moments * (moments + 1), eps * moments)
+def _lnmax_log_t(log_q: np.ndarray, eps: float, moments: np.ndarray) -> np.ndarray:
+    """Theorem 3 of the 2017 paper's ``log t`` for each ``log_q`` ``(n,)`` and moment ``(m,)``.
+
+    ``log((1 - q) ((1 - q) / (1 - e^eps q))^l + q e^{eps l})``, ``(n, m)``; ``inf`` where the
+    theorem does not apply.
+    """
     log_1mq = _log1mexp(log_q)[:, None]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         log_t = np.logaddexp(
@@ -433,7 +483,13 @@ def _lnmax_log_moments(log_q: np.ndarray, eps: float, moments: np.ndarray) -> np
         )
     # The bound needs q < (e^{2 gamma} - 1) / (e^{4 gamma} - 1) = 1 / (e^eps + 1).
     valid = np.exp(log_q) <= 1 / (math.exp(eps) + 1)
-    return np.where(valid[:, None], np.minimum(data_independent, log_t), data_independent)
+    return np.where(valid[:, None], log_t, np.inf)
+
+
+def _lnmax_log_moments(log_q: np.ndarray, eps: float, moments: np.ndarray) -> np.ndarray:
+    """Theorems 2 and 3 of the 2017 paper for each ``log_q`` ``(n,)`` and moment ``(m,)``: ``(n, m)``."""
+    data_independent = np.minimum(0.5 * eps**2 * moments * (moments + 1), eps * moments)
+    return np.minimum(data_independent, _lnmax_log_t(log_q, eps, moments))
 
 
 def lnmax_log_moments(*, log_q: Any, gamma: float, moments: Any) -> np.ndarray:
@@ -488,14 +544,7 @@ def lnmax_rdp(*, log_q: Any, gamma: float, orders: Any) -> np.ndarray:
 def _lnmax_rdp(log_q: np.ndarray, gamma: float, orders: np.ndarray) -> np.ndarray:
     eps = 2 * gamma
     lam = orders - 1
-    log_1mq = _log1mexp(log_q)[:, None]
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        log_t = np.logaddexp(
-            log_1mq + (log_1mq - _log1mexp(np.minimum(eps + log_q, 0.0))[:, None]) * lam,
-            log_q[:, None] + eps * lam,
-        )
-    valid = np.exp(log_q) <= 1 / (math.exp(eps) + 1)
-    log_t = np.where(valid[:, None], log_t, np.inf)
+    log_t = _lnmax_log_t(log_q, eps, lam)
     return np.minimum(np.minimum(0.5 * eps**2 * orders, log_t / lam), eps)
 
 

@@ -40,14 +40,16 @@ from scipy.special import chdtri, log_ndtr, ndtri, ndtri_exp
 
 from bastion.defenses.pate.privacy import (
     DEFAULT_ORDERS,
-    _gnmax_log_q,
-    _rdp_gaussian,
-    _threshold_log_pr_answered,
-    _threshold_rdp,
     check_orders,
+    check_vote_histogram,
     check_votes_batch,
     gnmax_data_independent_always_optimal,
+    gnmax_log_q,
+    gnmax_rdp_bound,
+    gnmax_rdp_data_dependent,
     threshold_data_independent_always_optimal,
+    threshold_log_pr_answered,
+    threshold_rdp,
 )
 from bastion.exceptions import ValidationError
 from bastion.mixins import ResultMixin
@@ -70,18 +72,7 @@ def _check_sigma(sigma: Any, name: str = "sigma") -> float:
 
 def _data_dependent_bound(log_q: np.ndarray, sigma: float, order: float) -> np.ndarray:
     """Theorem 6's expression at one order, without its conditions (the caller keeps ``q < q0``)."""
-    variance = sigma**2
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        mu_2 = sigma * np.sqrt(-log_q)
-        mu_1 = mu_2 + 1
-        eps_1 = mu_1 / variance
-        eps_2 = mu_2 / variance
-        log_1mq = np.log1p(-np.exp(log_q))
-        log_a = (order - 1) * (log_1mq - np.log1p(-np.exp((log_q + eps_2) * (1 - 1 / mu_2))))
-        log_b = (order - 1) * (eps_1 - log_q / (mu_1 - 1))
-        bound = np.logaddexp(log_1mq + log_a, log_q + log_b) / (order - 1)
-    # The bound tends to 0 as q -> 0.
-    return np.where(np.isneginf(log_q), 0.0, bound)
+    return gnmax_rdp_bound(log_q=log_q, sigma=sigma, orders=[order])[:, 0]
 
 
 @functools.lru_cache(maxsize=1024)
@@ -223,13 +214,11 @@ def gnmax_local_sensitivity(votes: Any, *, num_teachers: int, sigma: float, orde
     Raises:
         ValidationError: bad votes, ``num_teachers < 1``, ``sigma <= 0`` or ``order <= 1``.
     """
-    array, batched = check_votes_batch(votes)
-    if batched:
-        raise ValidationError(f"`votes` must be one histogram (n_classes,), got shape {array.shape}")
+    votes = check_vote_histogram(votes)
     num_teachers = check_scalar(num_teachers, "num_teachers", kind=int, low=1)
     sigma = _check_sigma(sigma)
     order = _check_order(order)
-    return _gnmax_local_sensitivity(array[0], num_teachers, sigma, order)
+    return _gnmax_local_sensitivity(votes, num_teachers, sigma, order)
 
 
 def _gnmax_local_sensitivity(votes: np.ndarray, num_teachers: int, sigma: float, order: float) -> np.ndarray:
@@ -238,14 +227,14 @@ def _gnmax_local_sensitivity(votes: np.ndarray, num_teachers: int, sigma: float,
     log_q1 = float(_log_bound_q(np.array([log_q0]), sigma, num_classes, -math.sqrt(2) / sigma)[0])
     plateau = float(_gnmax_local_sensitivity_at(np.array([log_q1]), sigma, num_classes, order)[0])
     result = np.full(num_teachers, plateau)
-    log_q = float(_gnmax_log_q(votes[None, :], sigma)[0])
+    log_q = float(gnmax_log_q(votes[None, :], sigma=sigma)[0])
     if log_q1 <= log_q <= log_q0:
         return result
     ordered = np.sort(votes)[::-1]
     if log_q > log_q0:
         # Widen the gap until q falls to q0 (or the runner-ups run out of votes).
         path = _left_path(ordered, num_teachers)
-        path_log_q = _gnmax_log_q(path, sigma) if len(path) else np.empty(0)
+        path_log_q = gnmax_log_q(path, sigma=sigma) if len(path) else np.empty(0)
         stop = np.flatnonzero((path_log_q <= log_q0) | (path[:, 1] <= 0)) if len(path) else np.empty(0, int)
     else:
         # Narrow the gap until q rises to q1.
@@ -253,7 +242,7 @@ def _gnmax_local_sensitivity(votes: np.ndarray, num_teachers: int, sigma: float,
         path = np.repeat(ordered[None, :], len(steps), axis=0)
         path[:, 0] -= steps
         path[:, 1] += steps
-        path_log_q = _gnmax_log_q(path, sigma)
+        path_log_q = gnmax_log_q(path, sigma=sigma)
         stop = np.flatnonzero(path_log_q >= log_q1)
     last = int(stop[0]) + 1 if len(stop) else len(path_log_q)
     distances = min(last + 1, num_teachers)
@@ -288,9 +277,7 @@ def threshold_local_sensitivity(
     Raises:
         ValidationError: bad votes, counts, ``sigma <= 0`` or ``order <= 1``.
     """
-    array, batched = check_votes_batch(votes)
-    if batched:
-        raise ValidationError(f"`votes` must be one histogram (n_classes,), got shape {array.shape}")
+    array = check_vote_histogram(votes)
     num_teachers = check_scalar(num_teachers, "num_teachers", kind=int, low=1)
     threshold = check_scalar(threshold, "threshold")
     sigma = _check_sigma(sigma, "sigma")
@@ -304,8 +291,9 @@ def threshold_local_sensitivity(
 @functools.lru_cache(maxsize=256)
 def _threshold_step_sensitivity(num_teachers: int, threshold: float, sigma: float, order: float) -> np.ndarray:
     """Sensitivity of the check's cost at each maximum vote ``0 .. num_teachers``."""
-    log_pr = _threshold_log_pr_answered(np.arange(num_teachers + 1, dtype=np.float64), threshold, sigma)
-    costs = _threshold_rdp(log_pr, sigma, np.array([order]))[:, 0]
+    counts = np.arange(num_teachers + 1, dtype=np.float64)[:, None]
+    log_pr = threshold_log_pr_answered(counts, threshold=threshold, sigma=sigma)
+    costs = threshold_rdp(log_pr_answered=log_pr, sigma=sigma, orders=[order])[:, 0]
     steps = np.abs(np.diff(costs))
     down = np.concatenate(([-np.inf], steps))
     up = np.concatenate((steps, [-np.inf]))
@@ -498,19 +486,19 @@ def smooth_sensitivity_analysis(
     if betas.ndim != 1 or betas.size == 0 or np.any(betas <= 0) or np.any(betas >= 0.5):
         raise ValidationError(f"`betas` must be values in (0, 0.5) (units of 1/order), got {betas!r}")
 
-    log_q = _gnmax_log_q(array, sigma)
+    log_q = gnmax_log_q(array, sigma=sigma)
     if confident:
         max_votes = np.round(array.max(axis=1))
-        log_pr = _threshold_log_pr_answered(max_votes, threshold, sigma_threshold)
+        log_pr = threshold_log_pr_answered(array, threshold=threshold, sigma=sigma_threshold)
     else:
         log_pr = np.zeros(len(array))
     pr_answered = np.exp(log_pr)
 
     if order is None:
         grid = check_orders(DEFAULT_ORDERS if orders is None else orders)
-        rdp_grid = (pr_answered[:, None] * _rdp_gaussian(log_q, sigma, grid)).sum(axis=0)
+        rdp_grid = (pr_answered[:, None] * gnmax_rdp_data_dependent(log_q=log_q, sigma=sigma, orders=grid)).sum(axis=0)
         if confident:
-            rdp_grid = rdp_grid + _threshold_rdp(log_pr, sigma_threshold, grid).sum(axis=0)
+            rdp_grid = rdp_grid + threshold_rdp(log_pr_answered=log_pr, sigma=sigma_threshold, orders=grid).sum(axis=0)
         epsilons = rdp_grid - math.log(delta) / (grid - 1)
         ranked = np.argsort(epsilons, kind="stable")
         order = float(grid[ranked[0]])
@@ -551,14 +539,14 @@ def smooth_sensitivity_analysis(
     if gnmax_independent:
         gnmax_costs = np.full(len(array), order / sigma**2)
     else:
-        gnmax_costs = _rdp_gaussian(log_q, sigma, at_order)[:, 0]
+        gnmax_costs = gnmax_rdp_data_dependent(log_q=log_q, sigma=sigma, orders=at_order)[:, 0]
         for row, weight in zip(array, pr_answered):
             local += weight * _gnmax_local_sensitivity(row, num_teachers, sigma, order)
     rdp = float((pr_answered * gnmax_costs).sum())
     if confident and threshold_independent:
         rdp += len(array) * order / (2**0.5 * sigma_threshold) ** 2
     elif confident:
-        rdp += float(_threshold_rdp(log_pr, sigma_threshold, at_order)[:, 0].sum())
+        rdp += float(threshold_rdp(log_pr_answered=log_pr, sigma=sigma_threshold, orders=at_order)[:, 0].sum())
         for current in max_votes.astype(int):
             if not 0 <= current <= num_teachers:
                 raise ValidationError(
