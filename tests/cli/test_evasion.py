@@ -169,3 +169,11 @@ def test_draw_is_seeded():
     y = np.arange(100) % 10
     assert np.array_equal(_sample(y, 20, seed=1, target=None), _sample(y, 20, seed=1, target=None))
     assert not np.array_equal(_sample(y, 20, seed=1, target=None), _sample(y, 20, seed=2, target=None))
+
+
+def test_evasion_ends_with_a_plain_words_verdict(trained_folder):
+    result = attack(trained_folder, "--attack", "fgsm", "--eps", "0.2")
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "FGSM at eps 0.2 fools the model on" in text
+    assert "of the inputs it classified correctly (40 samples):" in text

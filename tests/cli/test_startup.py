@@ -42,3 +42,13 @@ def test_a_subcommand_still_runs_after_lazy_loading():
     result = invoke("attack", "--help")
     assert result.exit_code == 0
     assert "evasion" in result.output
+
+
+def test_every_command_module_is_loaded_lazily():
+    from pathlib import Path
+
+    from bastion.cli.app import COMMAND_MODULES
+
+    folder = Path(bastion.__file__).parent / "cli"
+    modules = {path.stem for path in folder.glob("*.py")} - {"__init__", "app", "common"}
+    assert modules == set(COMMAND_MODULES)

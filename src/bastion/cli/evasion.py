@@ -171,9 +171,14 @@ def evasion(
     table.add_row("data", f"{dataset.name} (test split)")
     table.add_row("target", "untargeted" if targeted is None else f"class {targeted}")
     table.add_row("samples", str(result.n_samples))
-    table.add_row("clean accuracy", f"{result.clean_accuracy:.2%}")
-    table.add_row("robust accuracy", f"{result.robust_accuracy:.2%}")
-    table.add_row("success rate", f"{result.success_rate:.2%}")
+    table.add_row("clean accuracy (correct on the clean inputs)", f"{result.clean_accuracy:.2%}")
+    table.add_row("robust accuracy (correct on the adversarial inputs)", f"{result.robust_accuracy:.2%}")
+    table.add_row(
+        "success rate (of the inputs classified correctly, turned wrong)"
+        if targeted is None
+        else "success rate (of all inputs, sent to the target class)",
+        f"{result.success_rate:.2%}",
+    )
     table.add_row(
         "perturbation L-inf mean / max", f"{result.perturbation_linf_mean:.4f} / {result.perturbation_linf_max:.4f}"
     )
@@ -181,3 +186,4 @@ def evasion(
     table.add_row("queries", f"{result.queries_used:,}")
     table.add_row("seconds", f"{result.seconds:.2f}")
     console.print(table)
+    console.print(result.summary(), highlight=False, markup=False)

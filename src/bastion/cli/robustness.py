@@ -139,3 +139,4 @@ def robustness_command(
         console.print("[green]no sign of gradient masking[/] in the checks run")
     if plot is not None:
         console.print(f"plot written to {plot}")
+    console.print(result.summary(), highlight=False, markup=False)
