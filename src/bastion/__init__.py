@@ -29,7 +29,12 @@ def __getattr__(name: str) -> Any:
         return import_module("bastion.assess")
     if name in _LAZY:
         return getattr(import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'bastion' has no attribute {name!r}")
+    try:  # a subpackage used as an attribute (``bastion.models.io``), as an eager import made it
+        return import_module(f"bastion.{name}")
+    except ModuleNotFoundError as error:
+        if error.name != f"bastion.{name}":
+            raise
+        raise AttributeError(f"module 'bastion' has no attribute {name!r}") from None
 
 
 __all__ = [

@@ -52,3 +52,11 @@ def test_every_command_module_is_loaded_lazily():
     folder = Path(bastion.__file__).parent / "cli"
     modules = {path.stem for path in folder.glob("*.py")} - {"__init__", "app", "common"}
     assert modules == set(COMMAND_MODULES)
+
+
+def test_a_non_number_for_a_float_flag_gives_one_line():
+    result = invoke("attack", "evasion", "--eps", "abc")
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("error: Invalid value for '--eps'")

@@ -7,12 +7,13 @@ and ``bastion --version`` print from the short descriptions in :data:`COMMANDS` 
 
 from __future__ import annotations
 
+import sys
 from importlib import import_module
-from typing import Annotated
+from typing import Annotated, Any
 
-import click
 import typer
-from typer.core import TyperGroup
+from typer import _click as click  # typer 0.29 vendors click: its exceptions and classes live here
+from typer.core import TyperCommand, TyperGroup
 
 import bastion
 
@@ -56,9 +57,9 @@ def load_commands() -> None:
 class LazyGroup(TyperGroup):
     """The top-level group: lists :data:`COMMANDS` without importing them, loads them to run one."""
 
-    _group: click.Group | None = None
+    _group: click.Command | None = None
 
-    def _loaded(self) -> click.Group:
+    def _loaded(self) -> click.Command:
         if self._group is None:
             load_commands()
             self._group = typer.main.get_group(app)
@@ -72,8 +73,29 @@ class LazyGroup(TyperGroup):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if self._listing and self._group is None:
             # Help only shows each command's short help: a stub carries it.
-            return click.Command(cmd_name, help=COMMANDS[cmd_name]) if cmd_name in COMMANDS else None
+            return TyperCommand(cmd_name, help=COMMANDS[cmd_name]) if cmd_name in COMMANDS else None
         return self._loaded().commands.get(cmd_name)
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        """Run the command; a bad flag or value prints one ``error:`` line (not a box), exit 2."""
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except click.exceptions.NoArgsIsHelpError as error:
+            error.show()
+            sys.exit(error.exit_code)
+        except click.exceptions.UsageError as error:
+            where = f"; see '{error.ctx.command_path} --help'" if error.ctx is not None else ""
+            click.echo(f"error: {error.format_message().rstrip('.')}{where}", err=True)
+            sys.exit(error.exit_code)
+        except click.exceptions.ClickException as error:
+            error.show()
+            sys.exit(error.exit_code)
+        except typer.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
 
     def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         self._listing = True
