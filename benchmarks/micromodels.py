@@ -13,7 +13,8 @@
   not on main yet), with the label-disagreement and class-novelty micro-models.
 
 Run ``python -m benchmarks.micromodels`` (a few minutes on two idle cores; ``--skip-scale``
-runs all but the scale run, ``--scale-only`` only it, ``--scale N`` sets its size). It
+runs all but the scale run, ``--scale-only`` only it, ``--scale N`` sets its size,
+``--speed-only`` times Anagram's fit and score on 100,000 requests). It
 rewrites the figures and scale blocks of docs/micromodels.md, the ``micromodels`` section of
 docs/benchmarks.md and the plot.
 """
@@ -167,6 +168,23 @@ def scale(n: int) -> dict:
         "child_peak_mib": child_mib,
         "payload_mib": sum(map(len, stream.payloads)) / 2**20,
     }
+
+
+def speed(n: int = 100_000) -> str:
+    """Anagram's fit and score on ``n`` requests: wall and CPU seconds (CPU time is what contention hides)."""
+    stream = http_traffic(n, attack_rate=TRAIN_ATTACKS, seed=2)
+    lines = ["| step | wall seconds | CPU seconds |", "|---|---:|---:|"]
+    sensor = NGramSensor()
+    for label, work in (("fit", sensor.fit), ("score", sensor.score)):
+        wall, cpu = time.perf_counter(), time.process_time()
+        work(stream.payloads)
+        lines.append(
+            f"| NGramSensor.{label} on {n:,} requests | {time.perf_counter() - wall:.2f} |"
+            f" {time.process_time() - cpu:.2f} |"
+        )
+    return "\n".join(
+        [f"Measured by `python -m benchmarks.micromodels --speed-only` ({machine()}; shared cores).", "", *lines]
+    )
 
 
 def digits_cells() -> list[dict]:
@@ -333,8 +351,14 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=1_000_000, help="training requests of the scale run")
     parser.add_argument("--skip-scale", action="store_true", help="leave the scale run out")
     parser.add_argument("--scale-only", action="store_true", help="only the scale run")
+    parser.add_argument("--speed-only", action="store_true", help="only Anagram's fit/score timing")
     parser.add_argument("--backend", default="local", help="backend of the headline and sweeps")
     args = parser.parse_args()
+    if args.speed_only:
+        text = speed()
+        write_section("micromodels-speed", text, path=PAGE)
+        print(text)
+        return
     if not args.scale_only:
         command = "python -m benchmarks.micromodels --skip-scale"
         start = time.perf_counter()

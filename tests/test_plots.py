@@ -7,7 +7,7 @@ import pytest
 
 from bastion.attacks.inference import membership_metrics
 from bastion.exceptions import ValidationError
-from bastion.plots import plot_roc
+from bastion.plots import plot_curves, plot_roc, plot_sanitizer_bars
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -23,3 +23,20 @@ def test_plot_roc_writes_a_png_and_leaves_the_backend_alone(tmp_path):
 def test_plot_roc_refuses_no_results(tmp_path):
     with pytest.raises(ValidationError, match="at least one MembershipResult"):
         plot_roc({}, tmp_path / "roc.png")
+
+
+def test_plot_sanitizer_bars_writes_a_png(tmp_path):
+    path = plot_sanitizer_bars({"no defense": (0.99, 0.98), "SPECTRE": (0.0, 0.97)}, tmp_path / "bars.png")
+    assert path.read_bytes()[:8] == PNG
+
+
+def test_plot_sanitizer_bars_refuses_no_rows(tmp_path):
+    with pytest.raises(ValidationError, match="at least one"):
+        plot_sanitizer_bars({}, tmp_path / "bars.png")
+
+
+def test_plot_curves_refuses_a_curve_of_the_wrong_length(tmp_path):
+    with pytest.raises(ValidationError, match="has 2 values for 3 x positions"):
+        plot_curves([0, 1, 2], {"random": [1.0, 0.9]}, tmp_path / "c.png", xlabel="x", ylabel="y", title="t")
+    path = plot_curves([0, 1], {"random": [1.0, 0.9]}, tmp_path / "c.png", xlabel="x", ylabel="y", title="t")
+    assert path.read_bytes()[:8] == PNG

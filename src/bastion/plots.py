@@ -20,7 +20,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import matplotlib
 import numpy as np
 
 from bastion.exceptions import ValidationError
@@ -65,6 +64,8 @@ def save_figure(figure: Figure, path: str | Path, *, dpi: int = DPI) -> Path:
 def figure_svg(figure: Figure) -> str:
     """``figure`` as one ``<svg>`` element to inline in HTML: text drawn as paths (no font
     needed to view it), no XML header, no metadata."""
+    import matplotlib
+
     buffer = io.StringIO()
     with matplotlib.rc_context({"svg.fonttype": "path", "svg.hashsalt": "bastion"}):
         figure.tight_layout()
@@ -323,3 +324,78 @@ __all__ = [
     "save_figure",
     "trigger_figure",
 ]
+
+
+def plot_sanitizer_bars(
+    rows: Mapping[str, tuple[float, float]],
+    path: str | Path,
+    *,
+    title: str = "Backdoor before and after sanitization",
+) -> Path:
+    """Grouped bars of attack success and clean accuracy per setting (e.g. per sanitizer).
+
+    Args:
+        rows: ``{label: (attack_success, clean_accuracy)}``, fractions in [0, 1], drawn in order
+            (e.g. "no defense", then one entry per sanitizer).
+        path: the file to write; its suffix picks the format.
+        title: the figure's title.
+
+    Returns:
+        The path written.
+
+    Raises:
+        ValidationError: no rows.
+    """
+    if not rows:
+        raise ValidationError("`rows` must hold at least one (attack_success, clean_accuracy) pair, got none")
+    labels = list(rows)
+    success = [100 * rows[label][0] for label in labels]
+    accuracy = [100 * rows[label][1] for label in labels]
+    positions = np.arange(len(labels))
+    figure, axes = new_figure((max(5.0, 1.1 * len(labels) + 2), 3.8))
+    axes.bar(positions - 0.2, success, width=0.4, label="attack success (%)", color="tab:red")
+    axes.bar(positions + 0.2, accuracy, width=0.4, label="clean test accuracy (%)", color="tab:blue")
+    axes.set_xticks(positions, labels, rotation=20, ha="right", fontsize=8)
+    axes.set_ylim(0, 105)
+    axes.grid(alpha=0.3, axis="y")
+    axes.legend(fontsize=8, loc="center right")
+    axes.set_title(title)
+    return save_figure(figure, path)
+
+
+def plot_curves(
+    x: list[float] | np.ndarray,
+    curves: Mapping[str, list[float] | np.ndarray],
+    path: str | Path,
+    *,
+    xlabel: str,
+    ylabel: str,
+    title: str,
+) -> Path:
+    """Lines of ``curves[label]`` against ``x`` (e.g. test accuracy against the label-flip rate).
+
+    Args:
+        x: the shared abscissa.
+        curves: ``{label: values}``, each as long as ``x``.
+        path: the file to write; its suffix picks the format.
+        xlabel, ylabel, title: the axes' labels and the figure's title.
+
+    Returns:
+        The path written.
+
+    Raises:
+        ValidationError: no curves, or a curve whose length differs from ``x``.
+    """
+    if not curves:
+        raise ValidationError("`curves` must hold at least one curve, got none")
+    figure, axes = new_figure((5.5, 3.8))
+    for label, values in curves.items():
+        if len(values) != len(x):
+            raise ValidationError(f"curve {label!r} has {len(values)} values for {len(x)} x positions")
+        axes.plot(x, values, marker="o", label=label)
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8)
+    axes.set_title(title)
+    return save_figure(figure, path)

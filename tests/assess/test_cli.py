@@ -37,7 +37,7 @@ def test_a_saved_model_is_assessed_with_a_config_file(tmp_path):
     results = json.loads((out / "results.json").read_text())
     assert results["model"]["source"] == str(model)
     assert results["model"]["sha256"] == io.read_spec(model)["sha256"]
-    assert [c["id"] for c in results["cells"]] == ["evasion/examples", "evasion/undefended"]
+    assert [c["id"] for c in results["cells"]] == ["evasion/examples", "evasion/undefended", "model_file/scan"]
     assert "verdict: Changing each input feature by at most 0.1 fools the model" in result.output
 
 

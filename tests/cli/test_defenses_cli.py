@@ -87,13 +87,15 @@ def test_evaluate_robustness_prints_the_table_writes_json_and_plot(trained_folde
         "--n-samples",
         "12",
         "--no-diagnostics",
+        "--version",
+        "fast",
         "--json",
         tmp_path / "r.json",
         "--plot",
         tmp_path / "r.png",
     )
     assert result.exit_code == 0, result.output
-    for field in ("robust", "apgd-ce", "apgd-dlr", "square", "0 (clean)", "checks skipped"):
+    for field in ("robust", "apgd-ce", "apgd-dlr", "square", "0 (clean)", "checks skipped", "fast ensemble"):
         assert field in result.output
     record = json.loads((tmp_path / "r.json").read_text())
     assert record["eps"] == [0.05, 0.2] and record["n_samples"] == 12
@@ -113,6 +115,19 @@ def test_bad_hyperparameters_exit_with_a_clear_error(args, message, tmp_path):
     result = invoke(*args, "--no-progress", "--out", tmp_path / "m")
     assert result.exit_code == 2
     assert message in " ".join(result.output.split())
+
+
+def test_evaluate_robustness_runs_the_standard_ensemble_by_default(trained_folder):
+    result = invoke(
+        "evaluate", "robustness", "--model", trained_folder, "--eps", "0.3", "--n-samples", "4", "--no-diagnostics"
+    )
+    assert result.exit_code == 0, result.output
+    assert "standard ensemble" in result.output and "apgd-ce" in result.output
+
+
+def test_unknown_version_exits_with_a_clear_error(trained_folder):
+    result = invoke("evaluate", "robustness", "--model", trained_folder, "--eps", "0.1", "--version", "plus")
+    assert result.exit_code == 2 and "`--version` must be one of 'standard', 'fast', got 'plus'" in result.output
 
 
 def test_eps_list_must_be_numbers(trained_folder):

@@ -46,7 +46,16 @@ def test_defend_sanitize_scores_the_removal_against_the_mask(tmp_path):
     )
     cleaned = tmp_path / "cleaned.npz"
     result = invoke(
-        "defend", "sanitize", "--data", flipped, "--method", "knn", "--out", cleaned, "--json", tmp_path / "c.json"
+        "defend",
+        "sanitize",
+        "--data",
+        flipped,
+        "--method",
+        "knn_label",
+        "--out",
+        cleaned,
+        "--json",
+        tmp_path / "c.json",
     )
     assert result.exit_code == 0, result.output
     assert "recall (poison removed)" in result.output

@@ -131,4 +131,3 @@ def test_soft_labels_of_the_wrong_width_are_refused():
     y = np.full((4, 3), 1 / 3, dtype=np.float32)
     with pytest.raises(ValidationError, match="`y` soft labels must have 10 columns"):
         fit(zoo.mlp((1, 8, 8), 10, hidden=(4,)), x, y, epochs=1, progress=False)
-

@@ -1,52 +1,58 @@
-"""Hostile bytes through ``bastion.scan``: every input gets a report, never a crash or a hang."""
+"""Hostile files given to ``bastion scan``: a report (or a BastionError), never a crash or a bomb."""
 
 from __future__ import annotations
 
-import io
 import pickle
+import struct
 import zipfile
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+import pytest
 
-import bastion.scan
-from bastion.scan import ScanReport
+from .conftest import PROBE_TIMEOUT_SECONDS, run_probes
+from .test_data_files import WritesMarker
 
-PREFIXES = [
-    b"",
-    b"PK\x03\x04",
-    b"\x80\x02",
-    b"\x80\x05",
-    b"\x93NUMPY\x01\x00",
-    b"\x10\x00\x00\x00\x00\x00\x00\x00{",
-    b"c",
-    b"(",
-]
-SUFFIXES = ["", ".pt", ".pkl", ".onnx", ".safetensors", ".npy", ".skops", ".joblib"]
+DEEP_JSON = "[" * 100_000 + "]" * 100_000
 
 
-def _zip_of(data: bytes) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("archive/data.pkl", data)
-        archive.writestr("archive/code/x.py", data)
-        archive.writestr("schema.json", data[:40])
-    return buffer.getvalue()
+def build(root) -> dict[str, str]:
+    header = ('{"a": ' + DEEP_JSON + "}").encode()
+    (root / "deep.safetensors").write_bytes(struct.pack("<Q", len(header)) + header)
+    with zipfile.ZipFile(root / "torchscript.pt", "w") as archive:
+        archive.writestr("archive/code/__torch__.py", "y = " + "+".join(["a"] * 200_000))
+        archive.writestr("archive/constants.pkl", pickle.dumps(()))
+        archive.writestr("archive/data.pkl", pickle.dumps({}))
+    with zipfile.ZipFile(root / "bomb.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("model.onnx", bytes(30_000_000))
+    with zipfile.ZipFile(root / "deep.skops", "w") as archive:
+        archive.writestr("schema.json", DEEP_JSON)
+    (root / "marker.pkl").write_bytes(pickle.dumps(WritesMarker(root / "MARKER")))
+    (root / "deep.pkl").write_bytes(b"\x80\x04" + b"]" * 200_000 + b".")
+    return {path.name: str(path) for path in root.iterdir() if path.is_file()}
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(prefix=st.sampled_from(PREFIXES), body=st.binary(max_size=400), suffix=st.sampled_from(SUFFIXES))
-def test_random_bytes_get_a_report(tmp_path, prefix, body, suffix):
-    path = tmp_path / f"model{suffix}"
-    path.write_bytes(prefix + body)
-    assert isinstance(bastion.scan(path), ScanReport)
+@pytest.fixture(scope="module")
+def outcomes(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hostile-scan")
+    probes = {}
+    for name, path in build(root).items():
+        probes[name] = (
+            "import bastion.scan\nfrom bastion.limits import limited\n"
+            "with limited(max_bytes=10_000_000):\n"
+            f"    result = [finding.check for finding in bastion.scan({path!r}).findings]"
+        )
+    return run_probes(probes, root)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(body=st.binary(max_size=300), cut=st.integers(min_value=0, max_value=400))
-def test_truncated_and_zipped_pickles_get_a_report(tmp_path, body, cut):
-    data = pickle.dumps({"a": [1, 2.0, "x", body], "b": (None, True)}, protocol=4)[:cut] + body
-    for name, content in (("cut.pkl", data), ("zipped.pt", _zip_of(data))):
-        path = tmp_path / name
-        path.write_bytes(content)
-        assert isinstance(bastion.scan(path), ScanReport)
+def test_scan_answers_every_hostile_file_with_a_report(outcomes):
+    failures = {name: o for name, o in outcomes.items() if o.kind not in ("ok", "bastion")}
+    assert not failures, "\n\n".join(f"{name}: {o.kind} {o.type}\n{o.message}" for name, o in failures.items())
+    slow = {name: o.seconds for name, o in outcomes.items() if not o.seconds < PROBE_TIMEOUT_SECONDS}
+    assert not slow, slow
+
+
+def test_a_member_over_the_limit_is_reported_not_read(outcomes):
+    assert "size.over-limit" in outcomes["bomb.zip"].value
+
+
+def test_deep_json_in_a_safetensors_header_is_a_finding(outcomes):
+    assert "safetensors.bad-header" in outcomes["deep.safetensors"].value

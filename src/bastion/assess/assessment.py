@@ -203,8 +203,8 @@ def assess(
     if not target.portable and not isinstance(runner, SerialBackend):
         warnings.warn(
             f"{type(model).__name__} cannot be saved as bastion model files, so it cannot travel to worker "
-            "processes; running the assessment in this process (backend='serial'). Export the module to ONNX "
-            "or use a zoo architecture to run it in parallel",
+            "processes; running the assessment in this process (backend='serial'). To run it in parallel, use a "
+            "zoo architecture or export the module to ONNX; pass backend='serial' to silence this warning",
             AssessWarning,
             stacklevel=2,
         )

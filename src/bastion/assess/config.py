@@ -40,7 +40,7 @@ EVASION_DEFENSES = ("adversarial_training", "distillation")
 OUTPUT_POLICIES = ("probabilities", "rounded", "labels")
 MEMBERSHIP_ATTACKS = ("loss", "lira")
 POISONING_ATTACKS = ("label_flip", "boundary_shift", "backdoor")
-SANITIZERS = ("spectral_signatures", "activation_clustering", "spectre", "knn_label")
+SANITIZERS = ("spectral_signatures", "activation_clustering", "spectre", "knn_label", "micromodels")
 NORMS = ("inf", "2")
 SECTION_NAMES = ("evasion", "duplication", "poisoning", "training")
 
@@ -170,7 +170,7 @@ QUICK_OVERRIDES: dict[str, Any] = {
         "pate_sigmas": [1.0, 10.0],
         "pate_queries": 60,
     },
-    "poisoning": {"sanitizers": ["knn_label", "spectral_signatures"]},
+    "poisoning": {"sanitizers": ["spectre", "micromodels"]},
     "training": {"epochs": 3},
 }
 

@@ -19,6 +19,7 @@ section{background:#fff;border:1px solid #dde2e8;border-radius:8px;padding:16px 
 h2{margin-top:0;font-size:20px}table{border-collapse:collapse;width:100%;font-size:13px}
 th,td{border-bottom:1px solid #e4e8ec;padding:6px 8px;text-align:left;vertical-align:top}th{background:#f0f3f6}
 .verdicts li{margin:6px 0}.bad{color:#b3261e;font-weight:600}.note{color:#7a5a00;font-size:13px}
+.good{color:#1e7a3a;font-weight:600}
 figure{margin:16px 0}figure svg{max-width:100%;height:auto;display:block}figcaption{font-size:13px;color:#4a5563}
 .notes{font-size:13px;color:#5b4300;background:#fff7e0;border-left:3px solid #e0b000;padding:6px 12px}
 .status-skipped{color:#6b7280}.status-failed{color:#b3261e}

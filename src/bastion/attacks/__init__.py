@@ -6,7 +6,7 @@ Each family keeps its base class and its evaluation inside its subpackage
 here: ``from bastion.attacks import PGD, evaluate, robustness``.
 """
 
-from bastion.attacks.evasion import APGD, FGSM, PGD, CarliniWagnerL2, HopSkipJump, SquareAttack
+from bastion.attacks.evasion import APGD, APGDT, FAB, FGSM, PGD, CarliniWagnerL2, HopSkipJump, SquareAttack
 from bastion.attacks.evasion.base import EvasionAttack
 from bastion.attacks.evasion.evaluation import EvasionResult, evaluate
 from bastion.attacks.evasion.robustness import AttackRecord, RobustnessFinding, RobustnessResult, robustness
@@ -20,6 +20,8 @@ from bastion.attacks.extraction import (
 
 __all__ = [
     "APGD",
+    "APGDT",
+    "FAB",
     "FGSM",
     "PGD",
     "AttackRecord",

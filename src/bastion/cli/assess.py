@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -54,6 +55,19 @@ def _backend(name: str, address: str | None, workers: int | None) -> Any:
     return get_backend(name, n_workers=workers)
 
 
+def _remote(url: str, api_key_env: str) -> Any:
+    """A RemoteModel of the gateway at ``url``, its key read from the environment (never a flag)."""
+    from bastion.models.remote import RemoteModel
+
+    key = os.environ.get(api_key_env, "")
+    if not key.strip():
+        raise ValidationError(
+            f"`--url` needs the API key in the environment variable {api_key_env} (set it, or name another "
+            "with --api-key-env); it is never passed as an option, which would leave it in the shell history"
+        )
+    return RemoteModel(url, key)
+
+
 def _summary_table(rows: list[dict[str, Any]], title: str) -> Table:
     table = Table(title=title)
     for column in ("threat", "attack", "ATLAS", "metric", "undefended", "best defense", "defended", "cost"):
@@ -93,6 +107,7 @@ def _summary_table(rows: list[dict[str, Any]], title: str) -> Table:
         "  bastion assess --quick --out report/\n\n"
         "  bastion assess --model model/ --data digits --config assess.toml\n\n"
         "  bastion assess --backend ray --address auto\n\n"
+        "  BASTION_API_KEY=... bastion assess --url http://127.0.0.1:8000 --data digits --quick\n\n"
         "  bastion assess --quick --fail-under robust_accuracy@0.1=0.5 --fail-over extraction_fidelity@300=0.9"
     ),
 )
@@ -104,6 +119,13 @@ def assess(
     data: Annotated[
         str, typer.Option(help="The data the model was trained on: digits, breast_cancer, .npz or IDX folder.")
     ] = "digits",
+    url: Annotated[
+        str | None,
+        typer.Option(help="Assess a live prediction API (a `bastion serve` gateway) black-box, instead of --model."),
+    ] = None,
+    api_key_env: Annotated[
+        str, typer.Option(metavar="VAR", help="Environment variable holding the API key for --url.")
+    ] = "BASTION_API_KEY",
     config: Annotated[Path | None, typer.Option(help="A TOML file of attacks, budgets, eps grid, defenses.")] = None,
     quick: Annotated[bool, typer.Option(help="A one-minute smoke run: every section on tiny budgets.")] = False,
     backend: Annotated[str, typer.Option(help=f"Where cells run: {', '.join(BACKENDS)}.")] = "local",
@@ -139,7 +161,16 @@ def assess(
             settings = settings.replace(seed=check_seed(seed, "--seed"))
         runner = _backend(backend, address, workers)
         cache_dir = cache if cache is not None else default_cache_dir()
-        if model is None:
+        if url is not None:
+            if model is not None:
+                raise ValidationError("give `--model` or `--url`, not both")
+            target = _remote(url, api_key_env)
+            # A client of a remote API stays in this process: its connection does not travel to workers.
+            runner = get_backend("serial")
+            dataset = load_data(data, seed=settings.seed)
+            check_compatible(target, dataset, url)
+            source, sha256 = url, None
+        elif model is None:
             if data != "digits":
                 raise ValidationError("`--data` needs `--model`: the default model is trained on digits")
             target, dataset, _ = default_model(cache_dir, progress=progress)

@@ -181,8 +181,8 @@ def poison(
     help=(
         "Find and remove suspicious training rows of a dataset, and save the cleaned dataset.\n\n"
         "Methods: spectre (Hayase et al. 2021: robust whitening and QUE scores, each class's contamination "
-        "estimated; the strongest against backdoors), spectral (Tran et al. 2018), activation_clustering "
-        "(Chen et al. 2018), outliers (isolation forest per class), knn (label flips: neighbours that "
+        "estimated; the strongest against backdoors), spectral_signatures (Tran et al. 2018), activation_clustering "
+        "(Chen et al. 2018), outliers (isolation forest per class), knn_label (label flips: neighbours that "
         "disagree with the label) and loss (highest training loss). The model-based ones train bastion's zoo "
         "network on the data themselves. --rounds N retrains and detects again N times.\n\n"
         "When the data carries a poison mask (written by `bastion attack poison`), the table gives the "
@@ -192,8 +192,8 @@ def poison(
     epilog=(
         "Examples:\n\n"
         "  bastion defend sanitize --data poisoned.npz --method spectre --out cleaned.npz\n\n"
-        "  bastion defend sanitize --data flipped.npz --method knn --evaluate --json cleaning.json\n\n"
-        "  bastion defend sanitize --data poisoned.npz --method spectral --rounds 4"
+        "  bastion defend sanitize --data flipped.npz --method knn_label --evaluate --json cleaning.json\n\n"
+        "  bastion defend sanitize --data poisoned.npz --method spectral_signatures --rounds 4"
     ),
 )
 def sanitize(
@@ -211,7 +211,7 @@ def sanitize(
         check_choice(method, "--method", tuple(SANITIZERS))
         check_scalar(rounds, "--rounds", kind=int, low=1)
         check_scalar(epochs, "--epochs", kind=int, low=1)
-        base = SANITIZERS[method]() if method == "knn" else SANITIZERS[method](seed=seed)
+        base = SANITIZERS[method]() if method == "knn_label" else SANITIZERS[method](seed=seed)
         sanitizer = base if rounds == 1 else Iterative(base, rounds=rounds)
         dataset = load_dataset(data, seed=seed)
         result = sanitizer.clean(dataset)

@@ -19,7 +19,7 @@ Bounded state (the paper's sets grow without limit): each class keeps at most
 ``max_set_size`` members of ``G_c`` (later far queries are measured but no longer added)
 and the last ``max_distances`` recorded distances. Memory per client is at most
 ``n_classes * (max_set_size * d * 4 + max_distances * 8)`` bytes for ``d`` features: for
-digits (``d = 64``, 10 classes) with the defaults, about 2.6 MB + 0.4 MB.
+digits (``d = 64``, 10 classes) with the defaults, about 2.6 MB + 0.04 MB.
 
 Known limit: the test looks at distances only. An attacker who spaces its queries like
 natural data (sampling a natural surrogate pool, as Knockoff Nets does, or interleaving

@@ -19,6 +19,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
+from bastion.limits import limits
 from bastion.scan import folders, onnx_files, safetensors_files, skops_files, torchscript, zips
 from bastion.scan.collector import MAX_DEPTH, Collector
 from bastion.scan.findings import Finding, ScanReport, sort_findings
@@ -77,7 +78,9 @@ class Scanner:
             scan_npy(stream, member, collector, depth=depth, nested=self.nested)
             return "npy"
         if suffix == ".onnx":
-            onnx_files.scan_onnx(stream.read(), member, collector, folder=folder, size_bytes=size_bytes)
+            data = self.read_whole(stream, member)
+            if data is not None:
+                onnx_files.scan_onnx(data, member, collector, folder=folder, size_bytes=size_bytes)
             return "onnx"
         if safetensors_files.looks_like_safetensors(head):
             safetensors_files.scan_safetensors(stream, size_bytes, member, collector)
@@ -94,6 +97,26 @@ class Scanner:
         kind = "torch-legacy" if result.torch_legacy else "pickle"
         collector.member(f"{member or '(file)'}: {kind}, protocol {result.protocol}, {result.pickles} pickle(s)")
         return kind
+
+    def read_whole(self, stream: BinaryIO, member: str) -> bytes | None:
+        """A member's bytes, read up to ``bastion.limits``' ``max_bytes`` (a zip member may be a bomb).
+
+        Returns ``None``, with a finding, for a member larger than the limit.
+        """
+        limit = limits().max_bytes
+        data = stream.read(limit + 1)
+        if len(data) > limit:
+            self.collector.add(
+                Finding(
+                    "medium",
+                    "size.over-limit",
+                    f"holds more than bastion's limit of {limit} bytes per buffer; not scanned (raise it with "
+                    "BASTION_MAX_BYTES or bastion --max-bytes if you trust its size)",
+                    member=member,
+                )
+            )
+            return None
+        return data
 
     def scan_zip(self, stream: BinaryIO, member: str, *, depth: int) -> str:
         """Check an archive's names and flags, then scan each member it holds (tensor storages excepted)."""
@@ -117,7 +140,9 @@ class Scanner:
             if "schema.json" in names:
                 kind = "skops"
                 stream.seek(0)
-                skops_files.scan_skops(stream.read(), member, collector)
+                data = self.read_whole(stream, member)
+                if data is not None:
+                    skops_files.scan_skops(data, member, collector)
             elif torchscript.is_torchscript(sorted(names)):
                 kind = "torchscript"
                 torchscript.scan_code(archive, infos, collector)

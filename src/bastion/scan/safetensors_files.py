@@ -82,7 +82,7 @@ def scan_safetensors(stream: BinaryIO, size_bytes: int, member: str, collector: 
         header = json.loads(stream.read(length).decode("utf-8"), object_pairs_hook=_pairs)
         if not isinstance(header, dict):
             raise ValueError(f"the header is a JSON {type(header).__name__}, not an object")
-    except (ValueError, UnicodeDecodeError) as error:
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:  # RecursionError: JSON nested too deeply
         collector.add(_finding("high", "safetensors.bad-header", f"the header does not parse: {error}", member, 8))
         return
     data_bytes = size_bytes - 8 - length

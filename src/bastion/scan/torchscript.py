@@ -78,7 +78,7 @@ def scan_code(archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo], collector:
         collector.member(f"{info.filename}: TorchScript code, {info.file_size} bytes")
         try:
             tree = ast.parse(archive.read(info).decode("utf-8"), filename=info.filename)
-        except (SyntaxError, UnicodeDecodeError, ValueError) as error:
+        except (SyntaxError, UnicodeDecodeError, ValueError, RecursionError, MemoryError) as error:
             collector.add(
                 Finding(
                     "medium",

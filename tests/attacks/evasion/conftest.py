@@ -37,6 +37,17 @@ def linear_binary_model(weights: np.ndarray, bias: tuple[float, float] = (0.0, 0
     return TorchModel(layer, input_shape=(weights.shape[1],), n_classes=2)
 
 
+def linear_model(*, n_classes: int, n_features: int, seed: int) -> tuple[TorchModel, np.ndarray]:
+    """A seeded multi-class ``nn.Linear`` on ``(n_features,)`` inputs in [0, 1], and its weights."""
+    generator = np.random.default_rng(seed)
+    weights = generator.normal(size=(n_classes, n_features)).astype(np.float32)
+    layer = nn.Linear(n_features, n_classes)
+    with torch.no_grad():
+        layer.weight.copy_(torch.as_tensor(weights))
+        layer.bias.copy_(torch.as_tensor(0.1 * generator.normal(size=n_classes).astype(np.float32)))
+    return TorchModel(layer, input_shape=(n_features,), n_classes=n_classes), weights
+
+
 @pytest.fixture(scope="session")
 def make_tiny_model() -> Callable[..., TorchModel]:
     """A factory of tiny models (session-scoped, so hypothesis tests may use it)."""

@@ -7,7 +7,18 @@ import json
 import numpy as np
 import pytest
 
-from bastion.attacks import APGD, FGSM, PGD, RobustnessFinding, RobustnessResult, SquareAttack, evaluate, robustness
+from bastion.attacks import (
+    APGD,
+    APGDT,
+    FAB,
+    FGSM,
+    PGD,
+    RobustnessFinding,
+    RobustnessResult,
+    SquareAttack,
+    evaluate,
+    robustness,
+)
 from bastion.attacks.evasion.robustness import default_attacks
 from bastion.exceptions import InputTypeError, ValidationError
 from bastion.plots import plot_robustness
@@ -114,16 +125,46 @@ def test_unbounded_check_fires_when_no_attack_can_move_the_inputs(digits_cnn, ba
     assert finding is not None and "eps=0.5" in finding.evidence
 
 
-def test_default_ensemble_is_apgd_ce_apgd_dlr_and_square(digits_cnn, batch):
+def test_standard_ensemble_is_autoattacks(digits_cnn, batch):
     ensemble = default_attacks(10)
-    assert list(ensemble) == ["apgd-ce", "apgd-dlr", "square"]
-    assert isinstance(ensemble["square"](0.1), SquareAttack)
-    assert ensemble["apgd-dlr"](0.1).loss == "dlr"
-    assert "pgd-margin" in default_attacks(2)
+    assert list(ensemble) == ["apgd-ce", "apgd-t", "fab-t", "square"]
+    assert isinstance(ensemble["apgd-t"](0.1), APGDT) and ensemble["apgd-t"](0.1).n_target_classes == 9
+    fab = ensemble["fab-t"](0.1)
+    assert isinstance(fab, FAB) and fab.targeted and fab.n_target_classes == 9
+    assert ensemble["square"](0.1).max_queries == 5000
     x, y = batch
     result = robustness(digits_cnn, x[:8], y[:8], eps_grid=[0.3], diagnostics=False)
-    assert [r.attack for r in result.records] == ["apgd-ce", "apgd-dlr", "square"]
+    assert [r.attack for r in result.records] == ["apgd-ce", "apgd-t", "fab-t", "square"]
     assert result.robust_accuracy[0] <= 0.125
+
+
+def test_standard_ensemble_replaces_apgd_t_below_four_classes():
+    assert list(default_attacks(3)) == ["apgd-ce", "apgd-dlr", "fab-t", "square"]
+    assert list(default_attacks(2)) == ["apgd-ce", "pgd-margin", "fab-t", "square"]
+
+
+def test_fast_ensemble_is_apgd_ce_apgd_dlr_and_square(digits_cnn, batch):
+    ensemble = default_attacks(10, version="fast")
+    assert list(ensemble) == ["apgd-ce", "apgd-dlr", "square"]
+    assert ensemble["apgd-dlr"](0.1).loss == "dlr"
+    assert ensemble["square"](0.1).max_queries == 1000
+    assert "pgd-margin" in default_attacks(2, version="fast")
+    x, y = batch
+    result = robustness(digits_cnn, x[:8], y[:8], eps_grid=[0.3], version="fast", diagnostics=False)
+    assert [r.attack for r in result.records] == ["apgd-ce", "apgd-dlr", "square"]
+
+
+@pytest.mark.parametrize(
+    ("version", "attacks", "message"),
+    [
+        ("plus", None, "`version` must be one of 'standard', 'fast', 'custom', got 'plus'"),
+        ("custom", None, "`attacks` must be given with version='custom'"),
+        ("standard", SMALL_ENSEMBLE, "`attacks` must be None with version='standard'"),
+    ],
+)
+def test_inconsistent_version_and_attacks_are_refused(digits_cnn, batch, version, attacks, message):
+    with pytest.raises(ValidationError, match=message):
+        robustness(digits_cnn, *batch, eps_grid=[0.1], version=version, attacks=attacks)
 
 
 def test_same_seed_gives_the_same_result(digits_cnn, batch):

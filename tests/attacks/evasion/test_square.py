@@ -11,9 +11,18 @@ import torch
 from sklearn.svm import SVC
 
 from bastion.attacks import PGD, SquareAttack, evaluate
-from bastion.attacks.evasion.square import p_schedule, windmill
+from bastion.attacks.evasion.square import _logit_function, _window_origins, p_schedule, windmill
 from bastion.exceptions import CapabilityError, InputTypeError, ValidationError
-from bastion.models import OnnxModel, SklearnModel
+from bastion.models import OnnxModel, SklearnModel, TorchModel
+
+
+class Scale(torch.nn.Module):
+    def __init__(self, factor: float) -> None:
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.factor
 
 
 def robust_accuracy(model, x_adv, y) -> float:
@@ -189,3 +198,51 @@ def test_eps_below_float32_resolution_terminates_within_the_budget(digits, digit
 
     assert np.abs(x_adv - digits.x_test[:2]).max() <= 1e-6
     assert digits_cnn.queries <= 2 * 3
+
+
+def test_margin_on_logits_does_not_go_flat_on_a_saturated_model(digits, digits_cnn):
+    # Logits 1,000 times larger saturate the float32 softmax, but rank every candidate the same.
+    saturated = TorchModel(
+        torch.nn.Sequential(digits_cnn.module, Scale(1000.0)), input_shape=digits.input_shape, n_classes=10
+    )
+    x, y = digits.x_test[:30], digits.y_test[:30]
+    attack = SquareAttack(0.1, max_queries=100)
+
+    plain = robust_accuracy(digits_cnn, attack.generate(digits_cnn, x, y), y)
+    scaled = robust_accuracy(saturated, attack.generate(saturated, x, y), y)
+
+    assert torch.softmax(saturated.logits_tensor(torch.as_tensor(x)), dim=1).amax(dim=1).eq(1.0).float().mean() > 0.5
+    assert abs(scaled - plain) <= 1 / 30
+
+
+def test_scores_only_models_get_finite_float64_log_probabilities():
+    class Saturated:
+        capabilities = frozenset({"labels", "scores"})
+
+        def predict(self, x):
+            return np.zeros(len(x), dtype=np.int64)
+
+        def predict_proba(self, x):
+            return np.array([[1.0, 1e-40, 0.0]], dtype=np.float32).repeat(len(x), axis=0)
+
+    values = _logit_function(Saturated())(torch.zeros(2, 3))
+
+    assert values.dtype == torch.float64 and torch.isfinite(values).all()
+    assert values[0, 0] > values[0, 1] > values[0, 2]
+
+
+@pytest.mark.parametrize(("reference", "largest"), [(False, 2), (True, 1)])
+def test_window_origins_cover_every_position_unless_drawn_as_the_reference_code(reference, largest):
+    rows, cols = _window_origins(2000, (6, 6), (8, 8), torch.Generator().manual_seed(0), reference)
+
+    assert int(rows.max()) == largest and int(cols.max()) == largest
+    assert int(rows.min()) == 0
+
+
+def test_reference_windows_is_a_weaker_search_on_8x8_digits(digits, digits_cnn):
+    x, y = digits.x_test[:60], digits.y_test[:60]
+
+    paper = robust_accuracy(digits_cnn, SquareAttack(0.08, max_queries=200).generate(digits_cnn, x, y), y)
+    reference = SquareAttack(0.08, max_queries=200, reference_windows=True).generate(digits_cnn, x, y)
+
+    assert paper <= robust_accuracy(digits_cnn, reference, y)

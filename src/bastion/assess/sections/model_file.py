@@ -98,8 +98,10 @@ def metrics(records: list[dict[str, Any]], config: Any) -> dict[str, float]:
 
 def _table(result: dict[str, Any]) -> str:
     if not result["findings"]:
-        checks = "".join(f"<li>{escape(check)}</li>" for check in result["checks"])
-        return f"<p class='good'>No finding.</p><p>Checks that ran:</p><ul>{checks}</ul>"
+        checks = "".join(
+            f"<tr><td>{escape(check)}</td><td class='good'>no finding</td></tr>" for check in result["checks"]
+        )
+        return f"<table><thead><tr><th>check</th><th>result</th></tr></thead><tbody>{checks}</tbody></table>"
     rows = "".join(
         f"<tr><td>{escape(f['severity'])}</td><td><code>{escape(f['location'])}</code></td><td>{escape(f['what'])}"
         f"</td><td>{escape(f['instead'])}</td></tr>"

@@ -8,13 +8,15 @@ kept and measures it on the clean test split with
 :func:`~bastion.attacks.poisoning.evaluate_poisoning`. The ``none`` cell also trains on the
 clean data, the baseline of the damage.
 
-Attacks and sanitizers are looked up by class name in :mod:`bastion.attacks.poisoning` and
-:mod:`bastion.defenses.sanitization`; one this version of bastion lacks is reported as not
-available instead of failing the run.
+Attacks and sanitizers are looked up by class name in :mod:`bastion.attacks.poisoning`,
+:mod:`bastion.defenses.sanitization` and :mod:`bastion.defenses.micromodels` (Cretu et al.'s
+micro-models, voting with :class:`~bastion.sensors.LabelDisagreementSensor`); one this
+version of bastion lacks is reported as not available instead of failing the run.
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from typing import Any
 
@@ -27,12 +29,15 @@ from bastion.assess.sections.common import done, percent, require_class, retrain
 
 SECTION = "poisoning"
 ATTACK_CLASSES = {"label_flip": "LabelFlip", "boundary_shift": "BoundaryShift", "backdoor": "Backdoor"}
+# name -> (module, class): the sanitizers of bastion.defenses.sanitization, and micro-models.
 SANITIZER_CLASSES = {
-    "spectral_signatures": "SpectralSignatures",
-    "activation_clustering": "ActivationClustering",
-    "spectre": "SPECTRE",
-    "knn_label": "KNNLabelFilter",
+    "spectral_signatures": ("bastion.defenses.sanitization", "SpectralSignatures"),
+    "activation_clustering": ("bastion.defenses.sanitization", "ActivationClustering"),
+    "spectre": ("bastion.defenses.sanitization", "SPECTRE"),
+    "knn_label": ("bastion.defenses.sanitization", "KNNLabelFilter"),
+    "micromodels": ("bastion.defenses.micromodels", "MicroModels"),
 }
+MICRO_MODELS = 10
 
 
 def _missing(name: str, module: Any, family: str) -> str | None:
@@ -44,7 +49,6 @@ def _missing(name: str, module: Any, family: str) -> str | None:
 def plan(config: Any, profile: Any) -> list[Cell]:
     """One cell per (attack, none or sanitizer)."""
     import bastion.attacks.poisoning as attacks
-    import bastion.defenses.sanitization as sanitizers
 
     section = config.section(SECTION)
     if not section["enabled"]:
@@ -62,7 +66,8 @@ def plan(config: Any, profile: Any) -> list[Cell]:
         for defense in ("none", *section["sanitizers"]):
             skip = untrainable or attack_missing
             if skip is None and defense != "none":
-                skip = _missing(SANITIZER_CLASSES[defense], sanitizers, "data sanitizer")
+                module, name = SANITIZER_CLASSES[defense]
+                skip = _missing(name, importlib.import_module(module), "data sanitizer")
             label = "no defense" if defense == "none" else mitigation(defense)["label"]
             cells.append(
                 Cell(
@@ -99,11 +104,23 @@ def _attack(name: str, section: dict[str, Any], n_classes: int, epochs: int, see
     return cls(section["fraction"], **_accepted(cls, options))
 
 
+def _sanitizer(name: str, fraction: float, epochs: int, seed: int) -> Any:
+    module, class_name = SANITIZER_CLASSES[name]
+    cls = require_class(importlib.import_module(module), class_name, "data sanitizer")
+    if name == "micromodels":
+        # Cretu et al. on labelled data: each micro-model is a classifier of one slice, and a
+        # sample is suspect when the micro-models disagree with its label.
+        from bastion.sensors import LabelDisagreementSensor
+
+        return cls(LabelDisagreementSensor, n_slices=MICRO_MODELS, backend="serial", seed=seed)
+    options = {"expected_rate": fraction, "epochs": epochs, "progress": False, "seed": seed}
+    return cls(**_accepted(cls, options))
+
+
 @cell_function("poisoning.attack")
 def poisoning_cell(context: Any) -> dict[str, Any]:
     """Poison the training data, optionally sanitize it, retrain, measure on the clean test split."""
     import bastion.attacks.poisoning as poisoning
-    import bastion.defenses.sanitization as sanitizers
     from bastion.attacks.inference import train_like
 
     evaluate_poisoning = require_class(poisoning, "evaluate_poisoning", "poisoning evaluation")
@@ -119,14 +136,7 @@ def poisoning_cell(context: Any) -> dict[str, Any]:
     cleaning = None
     data = poisoned
     if defense != "none":
-        cls = require_class(sanitizers, SANITIZER_CLASSES[defense], "data sanitizer")
-        options = {
-            "expected_rate": section["fraction"],
-            "epochs": schedule["epochs"],
-            "progress": False,
-            "seed": context.seed,
-        }
-        cleaning = cls(**_accepted(cls, options)).clean(poisoned)
+        cleaning = _sanitizer(defense, section["fraction"], schedule["epochs"], context.seed).clean(poisoned)
         data = cleaning.dataset
     result = evaluate_poisoning(data, train, clean=dataset if defense == "none" else None)
     out: dict[str, Any] = {

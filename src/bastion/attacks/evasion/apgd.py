@@ -151,6 +151,11 @@ class APGD(EvasionAttack):
             found[chosen] = newly[better]
         return result
 
+    @staticmethod
+    def _adversarial(logits: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor | None) -> torch.Tensor:
+        """Which iterates count as found: the attack's own success criterion."""
+        return is_adversarial(logits, labels, targets)
+
     def _run(
         self,
         model: WhiteBoxModel,
@@ -170,7 +175,7 @@ class APGD(EvasionAttack):
         values, gradient, logits = objective_gradient(model, current, labels, targets, self.loss)
 
         best_x, best_gradient, best_values = current, gradient, values
-        adversarial = is_adversarial(logits, labels, targets)
+        adversarial = self._adversarial(logits, labels, targets)
         adv_x = current
         adv_values = torch.where(adversarial, values, torch.full_like(values, -math.inf))
 
@@ -201,7 +206,7 @@ class APGD(EvasionAttack):
             best_x = torch.where(per_sample(improved, x), current, best_x)
             best_gradient = torch.where(per_sample(improved, x), gradient, best_gradient)
 
-            now_adversarial = is_adversarial(logits, labels, targets) & (values > adv_values)
+            now_adversarial = self._adversarial(logits, labels, targets) & (values > adv_values)
             adv_values = torch.where(now_adversarial, values, adv_values)
             adv_x = torch.where(per_sample(now_adversarial, x), current, adv_x)
             adversarial |= now_adversarial

@@ -10,12 +10,13 @@ from tqdm.auto import tqdm
 
 from bastion.attacks.evasion.base import EvasionAttack, check_eps, check_norm, is_adversarial, objective, score_function
 from bastion.attacks.norms import clip_to_range, l2_norms, per_sample
-from bastion.models.base import SCORES, Model
+from bastion.models.base import GRADIENTS, SCORES, Model
 from bastion.validation import check_choice, check_scalar, check_seed
 
 SQUARE_LOSSES = ("margin", "ce")
-# Probabilities are clamped here before the log so that a saturated softmax gives a finite loss.
-_SMALLEST_PROBABILITY = torch.finfo(torch.float32).tiny
+# Probabilities of a scores-only model are clamped here, in float64, before the log: a class
+# given 1e-40 by a saturated softmax still has a finite log-probability below every other.
+_SMALLEST_PROBABILITY = torch.finfo(torch.float64).tiny
 # Rounds of redrawing an L-inf update that would not change the input.
 _MAX_REDRAWS = 64
 # Iterations at which the authors' p_selection halves p, out of a 10,000-iteration run.
@@ -88,9 +89,19 @@ def _random_signs(shape: tuple[int, ...], generator: torch.Generator) -> torch.T
     return torch.randint(0, 2, shape, generator=generator).float().mul_(2).sub_(1)
 
 
-def _window_origins(n: int, size: tuple[int, int], plane: tuple[int, int], generator: torch.Generator):
-    rows = torch.randint(0, plane[0] - size[0] + 1, (n,), generator=generator)
-    cols = torch.randint(0, plane[1] - size[1] + 1, (n,), generator=generator)
+def _window_origins(
+    n: int, size: tuple[int, int], plane: tuple[int, int], generator: torch.Generator, reference: bool = False
+):
+    """Random top-left corners of ``n`` windows of ``size`` inside ``plane``.
+
+    The paper (Algorithm 1) draws each corner uniformly from ``{0, ..., side - s}``, so that
+    every position of the window is possible; the authors' code draws from
+    ``{0, ..., side - s - 1}`` (``reference=True``), which never touches the last row and
+    column and, with a window one pixel smaller than the plane, always puts it at the origin.
+    """
+    last = 0 if reference else 1
+    rows = torch.randint(0, max(plane[0] - size[0] + last, 1), (n,), generator=generator)
+    cols = torch.randint(0, max(plane[1] - size[1] + last, 1), (n,), generator=generator)
     return rows, cols
 
 
@@ -128,9 +139,18 @@ class SquareAttack(EvasionAttack):
       bumps of opposite sign), keeping the total norm at ``eps``.
 
     ``p`` follows the authors' piecewise-constant schedule (:func:`p_schedule`) rescaled to
-    ``max_queries``. The loss is the margin of Sec. 3 computed on log-probabilities, which
-    equals the logit margin ``z_y - max_{k != y} z_k`` for a softmax model, or the
-    cross-entropy; targeted mode pushes the target class to the top.
+    ``max_queries``. The loss is the margin of Sec. 3 or the cross-entropy; targeted mode
+    pushes the target class to the top. On a white-box model the margin is taken on the
+    logits, ``max_{k != y} z_k - z_y``, which never goes flat; on a scores-only model it is
+    taken on float64 log-probabilities, which equals the logit margin for a softmax model
+    until a probability underflows to 0 in the model's own float32 (then that class's
+    log-probability is clamped at float64's smallest normal number).
+
+    Window positions: this class draws a window's corner uniformly from every position that
+    keeps it inside the input, as Algorithm 1 of the paper does. The authors' code leaves out
+    the last row and column of positions (``reference_windows=True`` reproduces it); on small
+    inputs such as 8x8 digits that makes its large early windows nearly immobile, so the
+    paper's variant breaks 5-10 points more samples there (docs/benchmarks.md reports both).
 
     The batch is attacked at once: every still-unbroken sample gets one update and one query
     per iteration; a sample stops querying as soon as it is adversarial. Each sample costs at
@@ -149,6 +169,8 @@ class SquareAttack(EvasionAttack):
             larger values for robust models; small inputs such as 8x8 digits need a large
             one (the default 0.8).
         loss: ``"margin"`` or ``"ce"``.
+        reference_windows: draw window positions as the authors' code does (see above)
+            instead of as the paper does, to compare with its published numbers.
         seed: seed of the random search.
         progress: show a progress bar over iterations.
 
@@ -170,6 +192,7 @@ class SquareAttack(EvasionAttack):
         norm: str = "inf",
         p_init: float = 0.8,
         loss: str = "margin",
+        reference_windows: bool = False,
         seed: int = 0,
         progress: bool = False,
     ) -> None:
@@ -178,6 +201,7 @@ class SquareAttack(EvasionAttack):
         self.norm = check_norm(norm)
         self.p_init = check_scalar(p_init, "p_init", low=0, high=1, include_low=False)
         self.loss = check_choice(loss, "loss", SQUARE_LOSSES)
+        self.reference_windows = bool(reference_windows)
         self.seed = check_seed(seed)
         self.progress = bool(progress)
 
@@ -191,17 +215,16 @@ class SquareAttack(EvasionAttack):
     ) -> torch.Tensor:
         if self.eps == 0:
             return x.clone()
-        scores = score_function(model)
+        scores = _logit_function(model)
         images = as_images(x)
         planes = images.shape[1:]
         clip = model.clip
 
         def evaluate(candidates: torch.Tensor, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            probabilities = scores(candidates.reshape((len(index), *x.shape[1:])))
+            outputs = scores(candidates.reshape((len(index), *x.shape[1:])))
             chosen_targets = None if targets is None else targets[index]
-            log_probabilities = probabilities.clamp_min(_SMALLEST_PROBABILITY).log()
-            values = objective(log_probabilities, labels[index], chosen_targets, self.loss)
-            return values, is_adversarial(probabilities, labels[index], chosen_targets)
+            values = objective(outputs, labels[index], chosen_targets, self.loss)
+            return values, is_adversarial(outputs, labels[index], chosen_targets)
 
         start = self._init_linf if self.norm == "inf" else self._init_l2
         step = self._step_linf if self.norm == "inf" else self._step_l2
@@ -245,30 +268,34 @@ class SquareAttack(EvasionAttack):
     def _step_linf(self, x, best, p, planes, clip, generator) -> torch.Tensor:
         channels, height, width = planes
         side = _window_side_linf(p, height, width)
-        rows, cols = _window_origins(len(x), side, (height, width), generator)
+        rows, cols = _window_origins(len(x), side, (height, width), generator, self.reference_windows)
         window = _window_mask(_window_offsets(rows, cols, (height, width)), side).to(x.device)
-        delta = best - x
-        candidates = best.clone()
+        up, down = clip_to_range(x + self.eps, clip), clip_to_range(x - self.eps, clip)
+        # Per sample and channel: would setting the window to +eps (-eps) change the input?
+        moves_up = (((up - best).abs() >= 1e-7) & window).flatten(2).any(dim=2)
+        moves_down = (((down - best).abs() >= 1e-7) & window).flatten(2).any(dim=2)
         # Redraw the window's signs until they change the input, as the authors do. One sign
         # per channel always does (unless eps vanishes in float32 round-off), so each round
-        # fixes half of the windows or more; the cap only guards that degenerate case.
+        # fixes half of the windows or more; the cap only guards that degenerate case. The
+        # rounds work on the (n, channels) signs only; the candidates are built once.
+        signs = torch.ones((len(x), channels), device=x.device)
         unchanged = torch.ones(len(x), dtype=torch.bool, device=x.device)
         for _ in range(_MAX_REDRAWS):
             redo = unchanged.nonzero().squeeze(1)
             if len(redo) == 0:
                 break
-            signs = self.eps * _random_signs((len(redo), channels, 1, 1), generator).to(x.device)
-            proposal = torch.where(window[redo], signs, delta[redo])
-            candidates[redo] = clip_to_range(x[redo] + proposal, clip)
-            unchanged[redo] = ((candidates[redo] - best[redo]).abs() < 1e-7).flatten(1).all(dim=1)
-        return candidates
+            drawn = _random_signs((len(redo), channels, 1, 1), generator).to(x.device).view(len(redo), channels)
+            signs[redo] = drawn
+            unchanged[redo] = ~torch.where(drawn > 0, moves_up[redo], moves_down[redo]).any(dim=1)
+        chosen = torch.where(signs[:, :, None, None] > 0, up, down)
+        return torch.where(window, chosen, best)
 
     def _step_l2(self, x, best, p, planes, clip, generator) -> torch.Tensor:
         channels, height, width = planes
         side = _window_side_l2(p, height, width)
         plane = (height, width)
-        rows, cols = _window_origins(len(x), side, plane, generator)
-        rows_2, cols_2 = _window_origins(len(x), side, plane, generator)
+        rows, cols = _window_origins(len(x), side, plane, generator, self.reference_windows)
+        rows_2, cols_2 = _window_origins(len(x), side, plane, generator, self.reference_windows)
         offsets = _window_offsets(rows, cols, plane)
         window = _window_mask(offsets, side)
         window_2 = _window_mask(_window_offsets(rows_2, cols_2, plane), side).to(x.device)
@@ -293,6 +320,28 @@ class SquareAttack(EvasionAttack):
         delta = torch.where(window, update, delta * ~window_2)
         scale = self.eps / (l2_norms(delta) + 1e-12)
         return clip_to_range(x + delta * per_sample(scale, delta), clip)
+
+
+def _logit_function(model: Model):
+    """Logits of a white-box model, float64 log-probabilities of a scores-only one.
+
+    Both rank the classes as the model does, and the margin and cross-entropy losses take
+    the same values on them for a softmax model; the logits keep their resolution where a
+    float32 softmax has saturated.
+    """
+    if GRADIENTS in model.capabilities:
+
+        @torch.no_grad()
+        def logits(x: torch.Tensor) -> torch.Tensor:
+            return model.logits_tensor(x)
+
+        return logits
+    scores = score_function(model)
+
+    def log_probabilities(x: torch.Tensor) -> torch.Tensor:
+        return scores(x).double().clamp_min(_SMALLEST_PROBABILITY).log()
+
+    return log_probabilities
 
 
 def _window_side_linf(p: float, height: int, width: int) -> tuple[int, int]:

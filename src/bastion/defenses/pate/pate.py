@@ -29,6 +29,7 @@ from bastion.defenses.pate.student import (
     train_student,
 )
 from bastion.exceptions import InputTypeError, NotFittedError, ValidationError
+from bastion.limits import check_allocation
 from bastion.mixins import FittedMixin, ParamsReprMixin, ResultMixin
 from bastion.models.base import BaseModel
 from bastion.validation import check_inputs, check_labels, check_scalar, check_seed
@@ -198,6 +199,11 @@ class PATE(FittedMixin, ParamsReprMixin):
         """
         x = check_inputs(x_private, "x_private")
         y = check_labels(y_private, "y_private", n_samples=len(x))
+        # Checked before any teacher trains: one huge label sizes every vote count per query.
+        n_classes = max(int(y.max()) + 1, 2)
+        check_allocation(
+            (n_classes,), 8, f"PATE: `y_private`'s largest label {n_classes - 1} (one vote count per class)"
+        )
         shards = partition(y, self.n_teachers, seed=self._shard_seed)
         if is_sklearn(self.teacher_factory):
             lonely = [i for i, shard in enumerate(shards) if len(np.unique(y[shard])) < 2]
@@ -214,7 +220,7 @@ class PATE(FittedMixin, ParamsReprMixin):
         logger.info("trained %d teachers in %.1f s on %r", self.n_teachers, self.teacher_fit_seconds_, self.backend)
         self.shards_ = shards
         self.teachers_ = teachers
-        self.n_classes_ = max(int(y.max()) + 1, 2)
+        self.n_classes_ = n_classes
         self.input_shape_ = tuple(x.shape[1:])
         return self
 

@@ -14,12 +14,12 @@ from bastion.defenses.sanitization.spectral_signatures import SpectralSignatures
 from bastion.defenses.sanitization.spectre import SPECTRE
 
 SANITIZERS = {
-    "outliers": OutlierFilter,
-    "knn": KNNLabelFilter,
-    "loss": LossFilter,
-    "spectral": SpectralSignatures,
-    "activation_clustering": ActivationClustering,
     "spectre": SPECTRE,
+    "spectral_signatures": SpectralSignatures,
+    "activation_clustering": ActivationClustering,
+    "outliers": OutlierFilter,
+    "knn_label": KNNLabelFilter,
+    "loss": LossFilter,
 }
 
 __all__ = [

@@ -1,0 +1,111 @@
+"""PGD's cost per step beside torchattacks and the bare forward+backward floor.
+
+Two models, one thread, 256 images each: the digits ``small_cnn`` (trained 15 epochs, seed
+0, on 1x8x8 digits) and an untrained ``zoo.small_cnn`` on 3x32x32 synthetic inputs (uniform
+pixels, seed 0, labelled by the model itself), where the network's own cost dominates.
+PGD-20 and PGD-100 at L-inf eps 0.1 (digits) and 8/255 (32x32), step 2.5 eps / steps, random
+start, in bastion and torchattacks; the floor is ``steps`` bare forward+backward passes of
+the same module on the same batch. The contenders run round-robin ``--repeats`` times and
+each time is the median CPU time of this process (the machine is shared, so wall-clock time
+carries other processes' load).
+
+Run: ``python -m benchmarks.pgd_overhead``. Writes the ``pgd-overhead`` section of
+docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import torch
+
+from bastion.attacks.evasion import PGD
+from bastion.models import TorchModel, zoo
+from benchmarks.evasion import floor_run, interleaved, train
+from benchmarks.report import machine, write_section
+
+COMMAND = "python -m benchmarks.pgd_overhead"
+N = 256
+STEPS = (20, 100)
+
+
+def digits_model() -> tuple[TorchModel, np.ndarray, np.ndarray, float]:
+    model, x, y = train()
+    return model, x[:N], y[:N], 0.1
+
+
+def synthetic_model() -> tuple[TorchModel, np.ndarray, np.ndarray, float]:
+    shape = (3, 32, 32)
+    model = TorchModel(zoo.small_cnn(shape, 10, seed=0), input_shape=shape, n_classes=10, batch_size=N)
+    x = np.random.default_rng(0).uniform(0, 1, size=(N, *shape)).astype(np.float32)
+    return model, x, model.predict(x), 8 / 255
+
+
+def run(repeats: int) -> str:
+    import torchattacks
+
+    torch.set_num_threads(1)
+    rows = []
+    for name, build in (("digits 1x8x8, trained", digits_model), ("synthetic 3x32x32, untrained", synthetic_model)):
+        model, x, y, eps = build()
+        for steps in STEPS:
+            alpha = 2.5 * eps / steps
+            ours = PGD(eps, alpha=alpha, steps=steps)
+            theirs = torchattacks.PGD(model.module, eps=eps, alpha=alpha, steps=steps, random_start=True)
+            contenders = {
+                "bastion": lambda attack=ours, model=model, x=x, y=y: attack.generate(model, x, y),
+                "torchattacks": lambda attack=theirs, x=x, y=y: attack(torch.as_tensor(x), torch.as_tensor(y)),
+                "floor": floor_run(model.module, x, y, steps),
+            }
+            medians, results = interleaved(contenders, repeats)
+            robust = {
+                library: float((model.predict(np.asarray(results[library], dtype=np.float32)) == y).mean())
+                for library in ("bastion", "torchattacks")
+            }
+            rows.append((name, steps, medians, robust))
+    return render(rows, repeats)
+
+
+def render(rows, repeats: int) -> str:
+    lines = [
+        "## PGD cost per step: bastion vs torchattacks vs the forward+backward floor",
+        "",
+        f"{N} images per batch, one chunk, one thread, L-inf PGD with a random start and step 2.5 eps / "
+        f"steps. CPU seconds of this process, medians of {repeats} round-robin runs. Floor: the same number "
+        "of bare forward+backward passes of the module on the batch.",
+        "",
+        f"Machine: {machine()}. Command: `{COMMAND} --repeats {repeats}`.",
+        "",
+        "| model | steps | bastion (s) | torchattacks (s) | floor (s) | bastion / torchattacks | "
+        "bastion / floor | torchattacks / floor | robust acc. bastion / torchattacks (%) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    worst_ta, worst_floor = 0.0, 0.0
+    for name, steps, medians, robust in rows:
+        ours, theirs, floor = (medians[k][0] for k in ("bastion", "torchattacks", "floor"))
+        worst_ta, worst_floor = max(worst_ta, ours / theirs), max(worst_floor, ours / floor)
+        lines.append(
+            f"| {name} | {steps} | {ours:.3f} | {theirs:.3f} | {floor:.3f} | {ours / theirs:.3f}x | "
+            f"{ours / floor:.3f}x | {theirs / floor:.3f}x | {100 * robust['bastion']:.1f} / "
+            f"{100 * robust['torchattacks']:.1f} |"
+        )
+    lines += [
+        "",
+        f"- Target <= 1.0x torchattacks: worst {worst_ta:.3f}x, {'met' if worst_ta <= 1.0 else '**missed**'}.",
+        f"- Target <= 1.05x the floor: worst {worst_floor:.3f}x, {'met' if worst_floor <= 1.05 else '**missed**'}.",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5, help="runs per timing (median)")
+    args = parser.parse_args()
+    markdown = run(args.repeats)
+    print(markdown)
+    write_section("pgd-overhead", markdown)
+
+
+if __name__ == "__main__":
+    main()

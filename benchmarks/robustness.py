@@ -1,0 +1,210 @@
+"""``robustness(version="standard")`` beside the reference AutoAttack, on five digits models.
+
+The five ``zoo.small_cnn`` models of ``benchmarks.defenses`` (undefended, PGD-7 AT, FGSM-RS AT,
+TRADES, defensive distillation at T = 20), the first ``--n`` test digits, L-inf eps 0.1 and
+0.2. Per model and eps, in one process and one thread:
+
+- bastion's ``robustness(..., version="standard")`` (APGD-CE, APGD-T, FAB-T, Square 5,000),
+  diagnostics off;
+- the reference: standard AutoAttack from the authors' code (``fra31/auto-attack``), run out of
+  tree as a checker. It is imported only if present: put a checkout's ``autoattack`` package
+  on ``AUTOATTACK_PATH`` (default ``/tmp/auto-attack``); it is never copied into bastion;
+- bastion's ``version="fast"``, for its cost.
+
+Robust accuracy of each, of the per-sample union (a sample counts as robust only if both
+evaluations failed on it), and CPU time of this process (other processes share the machine,
+so wall-clock time is reported but not compared). A second table runs Square Attack alone
+with 1,000 queries: bastion with the paper's window positions, bastion with
+``reference_windows=True``, and the reference code's Square.
+
+Run: ``python -m benchmarks.robustness`` (``--n`` sets the samples). Writes the
+``robustness`` section of docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+import bastion
+from bastion.attacks import SquareAttack, robustness
+from benchmarks.defenses import train_all
+from benchmarks.report import machine, write_section
+
+EPS_VALUES = (0.1, 0.2)
+SQUARE_EPS = 0.1
+SQUARE_QUERIES = 1000
+COMMAND = "python -m benchmarks.robustness"
+
+log = logging.getLogger("benchmarks.robustness")
+
+
+@dataclass
+class Timed:
+    robust: np.ndarray
+    cpu_seconds: float
+    wall_seconds: float
+
+
+def timed(run) -> Timed:
+    torch.manual_seed(0)
+    cpu, wall = time.process_time(), time.perf_counter()
+    robust = run()
+    return Timed(robust, time.process_time() - cpu, time.perf_counter() - wall)
+
+
+def reference_module():
+    """The authors' ``autoattack`` package from ``AUTOATTACK_PATH``, or ``None``."""
+    path = os.environ.get("AUTOATTACK_PATH", "/tmp/auto-attack")
+    if path not in sys.path:
+        sys.path.insert(0, path)
+    try:
+        import autoattack
+    except ImportError:
+        return None
+    return autoattack
+
+
+def reference_run(autoattack, model, x, y, eps, *, attacks=None, square_queries=None) -> np.ndarray:
+    """Per-sample robustness under the reference AutoAttack (standard, or a custom subset)."""
+    version = "standard" if attacks is None else "custom"
+    kwargs = {} if attacks is None else {"attacks_to_run": attacks}
+    runner = autoattack.AutoAttack(
+        model.module, norm="Linf", eps=eps, version=version, device="cpu", seed=0, verbose=False, **kwargs
+    )
+    if square_queries is not None:
+        runner.square.n_queries = square_queries
+    x_adv = runner.run_standard_evaluation(torch.as_tensor(x), torch.as_tensor(y), bs=len(x)).numpy()
+    return model.predict(x_adv) == y
+
+
+def run(n: int) -> str:
+    torch.set_num_threads(1)
+    warnings.filterwarnings("ignore")
+    data = bastion.load("digits", seed=0)
+    rows = train_all(data)
+    x, y = data.x_test[:n], data.y_test[:n]
+    autoattack = reference_module()
+    table, square_rows = [], []
+    for row in rows:
+        model = row.model
+        for eps in EPS_VALUES:
+
+            def ours(version, eps=eps, model=model):
+                return robustness(model, x, y, eps_grid=[eps], version=version, diagnostics=False, seed=0)
+
+            standard = timed(lambda: ours("standard").robust_per_sample[0])
+            fast = timed(lambda: ours("fast").robust_per_sample[0])
+            reference = None
+            if autoattack is not None:
+                reference = timed(lambda eps=eps, model=model: reference_run(autoattack, model, x, y, eps))
+            table.append((row.name, eps, standard, fast, reference))
+            log.info("%s eps %g done", row.name, eps)
+        if row.name.startswith(("undefended", "PGD-7")):
+            square_rows.append((row.name, *square_comparison(autoattack, model, x, y)))
+    return render(table, square_rows, n, autoattack is not None)
+
+
+def square_comparison(autoattack, model, x, y) -> tuple[Timed, Timed, Timed | None]:
+    def ours(reference_windows: bool) -> np.ndarray:
+        attack = SquareAttack(SQUARE_EPS, max_queries=SQUARE_QUERIES, reference_windows=reference_windows, seed=0)
+        return model.predict(attack.generate(model, x, y)) == y
+
+    paper = timed(lambda: ours(False))
+    windows = timed(lambda: ours(True))
+    reference = None
+    if autoattack is not None:
+        reference = timed(
+            lambda: reference_run(
+                autoattack, model, x, y, SQUARE_EPS, attacks=["square"], square_queries=SQUARE_QUERIES
+            )
+        )
+    return paper, windows, reference
+
+
+def _pct(result: Timed | None) -> str:
+    return "—" if result is None else f"{100 * result.robust.mean():.1f}"
+
+
+def _cpu(result: Timed | None) -> str:
+    return "—" if result is None else f"{result.cpu_seconds:.1f}"
+
+
+def render(table, square_rows, n: int, have_reference: bool) -> str:
+    lines = [
+        "## Robustness evaluation: bastion's standard ensemble vs the reference AutoAttack",
+        "",
+        f"The five digits `small_cnn` models of the defenses benchmark, the first {n} test digits, L-inf "
+        "eps on [0, 1] pixels. bastion: `robustness(model, x, y, eps_grid=[eps], version=...)`, diagnostics "
+        "off. Reference: standard AutoAttack (APGD-CE, APGD-T, FAB-T, Square 5,000; `fra31/auto-attack`, "
+        "run out of tree as a checker, never part of bastion), seed 0, one batch. Union: robust under both. "
+        "Times are CPU seconds of this process on one thread (other processes shared the 2 cores, so "
+        "wall-clock times were inflated by the load and are not compared).",
+        "",
+        f"Machine: {machine()}. Command: `{COMMAND} --n {n}`.",
+        "",
+        "| model | eps | standard (%) | reference (%) | union (%) | standard higher on | fast (%) | "
+        "standard CPU (s) | reference CPU (s) | standard / reference | fast CPU (s) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    worst_gap, worst_ratio = -np.inf, 0.0
+    for name, eps, standard, fast, reference in table:
+        if reference is not None:
+            union = standard.robust & reference.robust
+            only_ours = int((standard.robust & ~reference.robust).sum())
+            ratio = standard.cpu_seconds / reference.cpu_seconds
+            worst_gap = max(worst_gap, 100 * (standard.robust.mean() - reference.robust.mean()))
+            worst_ratio = max(worst_ratio, ratio)
+            cells = [f"{100 * union.mean():.1f}", f"{only_ours} samples", f"{ratio:.2f}x"]
+        else:
+            cells = ["—", "—", "—"]
+        lines.append(
+            f"| {name} | {eps:g} | {_pct(standard)} | {_pct(reference)} | {cells[0]} | {cells[1]} | {_pct(fast)} | "
+            f"{_cpu(standard)} | {_cpu(reference)} | {cells[2]} | {_cpu(fast)} |"
+        )
+    lines += ["", "### Targets", ""]
+    if have_reference:
+        lines += [
+            f"- Robust accuracy never above the reference's: largest gap {worst_gap:+.1f} points, "
+            f"{'met' if worst_gap <= 0 else '**missed**'}.",
+            f"- At most half the reference's time: largest ratio {worst_ratio:.2f}x, "
+            f"{'met' if worst_ratio <= 0.5 else '**missed**'}.",
+        ]
+    else:
+        lines.append("- Reference AutoAttack not importable (set AUTOATTACK_PATH): targets not measured.")
+    lines += [
+        "",
+        f"### Square Attack alone ({SQUARE_QUERIES} queries, eps {SQUARE_EPS:g})",
+        "",
+        "| model | bastion, paper windows (%) | bastion, `reference_windows=True` (%) | reference code (%) | "
+        "CPU (s): paper / reference_windows / reference |",
+        "| --- | ---: | ---: | ---: | --- |",
+    ]
+    for name, paper, windows, reference in square_rows:
+        lines.append(
+            f"| {name} | {_pct(paper)} | {_pct(windows)} | {_pct(reference)} | "
+            f"{_cpu(paper)} / {_cpu(windows)} / {_cpu(reference)} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=100, help="test digits evaluated")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    markdown = run(args.n)
+    print(markdown)
+    write_section("robustness", markdown)
+
+
+if __name__ == "__main__":
+    main()
