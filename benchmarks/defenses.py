@@ -177,7 +177,7 @@ def report(rows: list[Row]) -> str:
     distilled = rows[-1]
     at_eps = {row.name: row.result.robust_accuracy_at(EPS) for row in rows}
     lines = [
-        "## Defenses against adversarial examples: adversarial training and distillation, honestly evaluated",
+        "## Defenses against adversarial examples",
         "",
         f"`{COMMAND}` — {machine()}. digits, `zoo.small_cnn` (seed 0), trained on the 1,347 training digits "
         f"with Adam (batch 64); all figures on the 450 test digits at L-inf eps = {EPS:g} (pixels in "
