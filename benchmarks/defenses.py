@@ -256,7 +256,7 @@ def report(rows: list[Row]) -> str:
             distilled.result.gradient_masking and not pgd_at.result.gradient_masking,
         ),
     ]
-    lines += ["", "Targets of the issue, checked in this run:", ""]
+    lines += ["", "Goals, checked in this run:", ""]
     lines += [f"- {'met' if ok else 'NOT MET'}: {text}" for text, ok in checks]
     lines += [
         "",
