@@ -193,7 +193,8 @@ def report(rows: list[Row]) -> str:
         "random start) on cross-entropy and on the logit margin; C&W-L2 unbounded (c = 1, 5 binary-search "
         "steps x 100 Adam steps, lr 0.01; success = misclassified at any L2 distance); the ensemble is "
         "`bastion.attacks.robustness` with `version='fast'` (APGD-CE and APGD-DLR, 100 steps each, then "
-        "Square with 1,000 queries), a sample counting as robust only if every attack failed on it. Success rates are among the "
+        "Square with 1,000 queries), a sample counting as robust only if every attack failed on it. "
+        "Success rates are among the "
         "test digits the model classifies correctly.",
         "",
         "| model | clean acc | PGD-50 CE success | PGD-50 margin success | C&W-L2 success (median L2) | "
