@@ -154,7 +154,7 @@ def render(results, n: int, art_n: int) -> str:
     for (name, label), r in results.items():
         seconds = r["cpu_seconds"] * n / r["n"]
         lines.append(f"| {name} | {label} | {100 * r['success']:.1f} | {r['mean_l2']:.3f} | {seconds:.1f} |")
-    lines += ["", "### Targets", ""]
+    lines += ["", "### Goals", ""]
     for name in dict.fromkeys(key[0] for key in results):
         ours = results[(name, "bastion, defaults")]
         peers = {label: r for (model, label), r in results.items() if model == name and "equal" not in label}
@@ -167,12 +167,12 @@ def render(results, n: int, art_n: int) -> str:
         ratio = equal[0]["cpu_seconds"] / equal[1]["cpu_seconds"]
         lines += [
             f"- {name}: success {100 * ours['success']:.1f}% "
-            f"({'met' if ours['success'] >= 1.0 else '**missed**'} 100%); mean L2 {ours['mean_l2']:.3f} vs the "
-            f"smallest peer's {smallest:.3f} ({'met' if ours['mean_l2'] <= smallest else '**missed**'}); "
+            f"({'met' if ours['success'] >= 1.0 else '**not met**'} 100%); mean L2 {ours['mean_l2']:.3f} vs the "
+            f"smallest peer's {smallest:.3f} ({'met' if ours['mean_l2'] <= smallest else '**not met**'}); "
             f"{ratio:.2f}x torchattacks' time at equal iterations "
-            f"({'met' if ratio <= 1.2 else '**missed**'} <= 1.2x); "
+            f"({'met' if ratio <= 1.2 else '**not met**'} <= 1.2x); "
             f"ART {art_seconds / ours['cpu_seconds']:.1f}x slower than bastion's defaults "
-            f"({'met' if art_seconds >= 10 * ours['cpu_seconds'] else '**missed**'} >= 10x).",
+            f"({'met' if art_seconds >= 10 * ours['cpu_seconds'] else '**not met**'} >= 10x).",
         ]
     return "\n".join(lines)
 

@@ -177,7 +177,7 @@ def report(rows: list[Row]) -> str:
     distilled = rows[-1]
     at_eps = {row.name: row.result.robust_accuracy_at(EPS) for row in rows}
     lines = [
-        "## Defenses against adversarial examples: adversarial training and distillation, honestly evaluated",
+        "## Defenses against adversarial examples",
         "",
         f"`{COMMAND}` — {machine()}. digits, `zoo.small_cnn` (seed 0), trained on the 1,347 training digits "
         f"with Adam (batch 64); all figures on the 450 test digits at L-inf eps = {EPS:g} (pixels in "
@@ -192,8 +192,9 @@ def report(rows: list[Row]) -> str:
         f"T = {TEMPERATURE:g}, student deployed at T = 1 (Papernot et al.). Attacks: PGD-50 (step 2.5 eps / 50, "
         "random start) on cross-entropy and on the logit margin; C&W-L2 unbounded (c = 1, 5 binary-search "
         "steps x 100 Adam steps, lr 0.01; success = misclassified at any L2 distance); the ensemble is "
-        "`bastion.attacks.robustness`'s default (APGD-CE and APGD-DLR, 100 steps each, then Square with 1,000 "
-        "queries), a sample counting as robust only if every attack failed on it. Success rates are among the "
+        "`bastion.attacks.robustness` with `version='fast'` (APGD-CE and APGD-DLR, 100 steps each, then "
+        "Square with 1,000 queries), a sample counting as robust only if every attack failed on it. "
+        "Success rates are among the "
         "test digits the model classifies correctly.",
         "",
         "| model | clean acc | PGD-50 CE success | PGD-50 margin success | C&W-L2 success (median L2) | "
@@ -256,7 +257,7 @@ def report(rows: list[Row]) -> str:
             distilled.result.gradient_masking and not pgd_at.result.gradient_masking,
         ),
     ]
-    lines += ["", "Targets of the issue, checked in this run:", ""]
+    lines += ["", "Goals, checked in this run:", ""]
     lines += [f"- {'met' if ok else 'NOT MET'}: {text}" for text, ok in checks]
     lines += [
         "",

@@ -294,7 +294,7 @@ def render(rows, clean, queries_per_image, repeats, slow_repeats, n) -> str:
             f"{_fmt(100 * row.robust_accuracy, 1)} | {_fmt(versus_ta, 2, 'x')} | {_fmt(versus_floor, 2, 'x')} | "
             f"{row.note} |"
         )
-    lines += ["", "### Targets", "", *targets(by, queries_per_image), "", "### Notes", "", *notes(by)]
+    lines += ["", "### Goals", "", *targets(by, queries_per_image), "", "### Notes", "", *notes(by)]
     return "\n".join(lines)
 
 
@@ -304,7 +304,7 @@ def _fmt(value: float, digits: int, suffix: str = "") -> str:
 
 def targets(by, queries_per_image) -> list[str]:
     def verdict(ok: bool) -> str:
-        return "met" if ok else "**missed**"
+        return "met" if ok else "**not met**"
 
     found = []
     for name in ("PGD-20", "PGD-100"):

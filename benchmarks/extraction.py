@@ -318,7 +318,7 @@ def plot(curves: dict[str, list[float]], path: Path) -> None:
     for label, values in curves.items():
         style = "--" if label.startswith("ART") else "-"
         axis.plot(BUDGETS, [100 * v for v in values], style, marker="o", label=label)
-    axis.axhline(90, color="grey", linewidth=0.8)
+    axis.axhline(90, color="grey", linewidth=0.8, label="90% agreement")
     axis.set_xscale("log")
     axis.set_xlabel("queries to the target")
     axis.set_ylabel("fidelity (% agreement)")

@@ -190,7 +190,7 @@ def seed_check(data: bastion.Dataset, best: Point, spreading: bool) -> dict[int,
 
 
 def plot_curve(points: list[Point], baseline: float) -> None:
-    figure, axis = new_figure((8, 5))
+    figure, axis = new_figure((11, 5))
     for setting in dict.fromkeys(p.setting for p in points):
         curve = [p for p in points if p.setting == setting]
         eps = [p.epsilon for p in curve]
@@ -198,14 +198,14 @@ def plot_curve(points: list[Point], baseline: float) -> None:
         axis.plot(eps, [p.student_accuracy for p in curve], marker=".", linestyle=":", color=line.get_color())
     axis.axhline(baseline, color="black", linestyle="--", label=f"non-private SVC ({baseline:.1%})")
     axis.axhline(baseline - 0.05, color="grey", linestyle=":", label="non-private - 5 points")
-    axis.axvline(EPSILON_TARGET, color="grey", linestyle="-.", linewidth=0.8)
+    axis.axvline(EPSILON_TARGET, color="grey", linestyle="-.", linewidth=0.8, label=f"epsilon = {EPSILON_TARGET:g}")
     axis.set_xlabel(f"data-dependent epsilon, expected cost (delta = {DELTA:g})")
     axis.set_ylabel("student test accuracy (dotted: answered queries only)")
     axis.set_title(f"PATE on digits: {N_PRIVATE:,} private / {1347 - N_PRIVATE} public / 450 test")
     axis.set_xlim(0, EPSILON_SHOWN + 2)
     axis.set_ylim(0.7, 1.0)
     axis.grid(alpha=0.3)
-    axis.legend(fontsize=6, loc="lower right")
+    axis.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)
     save_figure(figure, PLOT)
 
 

@@ -92,8 +92,8 @@ def render(rows, repeats: int) -> str:
         )
     lines += [
         "",
-        f"- Target <= 1.0x torchattacks: worst {worst_ta:.3f}x, {'met' if worst_ta <= 1.0 else '**missed**'}.",
-        f"- Target <= 1.05x the floor: worst {worst_floor:.3f}x, {'met' if worst_floor <= 1.05 else '**missed**'}.",
+        f"- Target <= 1.0x torchattacks: worst {worst_ta:.3f}x, {'met' if worst_ta <= 1.0 else '**not met**'}.",
+        f"- Target <= 1.05x the floor: worst {worst_floor:.3f}x, {'met' if worst_floor <= 1.05 else '**not met**'}.",
     ]
     return "\n".join(lines)
 

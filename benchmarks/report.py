@@ -26,7 +26,7 @@ def machine() -> str:
     """One line describing where the figures were measured."""
     return (
         f"{platform.processor() or platform.machine()}, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads, {date.today().isoformat()}"
+        f"{torch.get_num_threads()} thread{'s' if torch.get_num_threads() != 1 else ''}, {date.today().isoformat()}"
     )
 
 

@@ -170,13 +170,13 @@ def render(table, square_rows, n: int, have_reference: bool) -> str:
             f"| {name} | {eps:g} | {_pct(standard)} | {_pct(reference)} | {cells[0]} | {cells[1]} | {_pct(fast)} | "
             f"{_cpu(standard)} | {_cpu(reference)} | {cells[2]} | {_cpu(fast)} |"
         )
-    lines += ["", "### Targets", ""]
+    lines += ["", "### Goals", ""]
     if have_reference:
         lines += [
             f"- Robust accuracy never above the reference's: largest gap {worst_gap:+.1f} points, "
-            f"{'met' if worst_gap <= 0 else '**missed**'}.",
+            f"{'met' if worst_gap <= 0 else '**not met**'}.",
             f"- At most half the reference's time: largest ratio {worst_ratio:.2f}x, "
-            f"{'met' if worst_ratio <= 0.5 else '**missed**'}.",
+            f"{'met' if worst_ratio <= 0.5 else '**not met**'}.",
         ]
     else:
         lines.append("- Reference AutoAttack not importable (set AUTOATTACK_PATH): targets not measured.")

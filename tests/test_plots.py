@@ -40,3 +40,12 @@ def test_plot_curves_refuses_a_curve_of_the_wrong_length(tmp_path):
         plot_curves([0, 1, 2], {"random": [1.0, 0.9]}, tmp_path / "c.png", xlabel="x", ylabel="y", title="t")
     path = plot_curves([0, 1], {"random": [1.0, 0.9]}, tmp_path / "c.png", xlabel="x", ylabel="y", title="t")
     assert path.read_bytes()[:8] == PNG
+
+
+def test_roc_figure_names_a_curve_hidden_under_an_identical_one():
+    from bastion.plots import roc_figure
+
+    result = membership_metrics([0.9, 0.8, 0.4], [0.3, 0.5, 0.1])
+    legend = [text.get_text() for text in roc_figure({"loss": result, "confidence": result}).axes[0].get_legend().texts]
+    assert "same curve as loss" in legend[1]
+    assert "same curve" not in legend[0]

@@ -5,24 +5,36 @@ inference; PATE), adversarial examples (evasion; adversarial training, distillat
 poisoning (label flips, injection, backdoors; sanitization, micro-models).
 """
 
+from importlib import import_module
 from typing import Any
-
-from bastion.data import Dataset, load
-from bastion.determinism import is_deterministic, set_deterministic
-from bastion.exceptions import BastionError
-from bastion.limits import set_limits
-from bastion.models import SklearnModel, TorchModel
 
 __version__ = "0.1.0"
 
+# The public names, imported on first use so that ``import bastion`` (and ``bastion --help``)
+# does not pay for torch and scikit-learn up front.
+_LAZY = {
+    "BastionError": "bastion.exceptions",
+    "Dataset": "bastion.data",
+    "SklearnModel": "bastion.models",
+    "TorchModel": "bastion.models",
+    "is_deterministic": "bastion.determinism",
+    "load": "bastion.data",
+    "set_deterministic": "bastion.determinism",
+    "set_limits": "bastion.limits",
+}
+
 
 def __getattr__(name: str) -> Any:
-    # ``bastion.assess(model, data)`` without importing the assessment machinery up front.
     if name == "assess":
-        import bastion.assess
-
-        return bastion.assess
-    raise AttributeError(f"module 'bastion' has no attribute {name!r}")
+        return import_module("bastion.assess")
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    try:  # a subpackage used as an attribute (``bastion.models.io``), as an eager import made it
+        return import_module(f"bastion.{name}")
+    except ModuleNotFoundError as error:
+        if error.name != f"bastion.{name}":
+            raise
+        raise AttributeError(f"module 'bastion' has no attribute {name!r}") from None
 
 
 __all__ = [

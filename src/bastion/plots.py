@@ -150,15 +150,21 @@ def roc_figure(results: Mapping[str, Any], *, title: str = "Membership inference
         raise ValidationError("`results` must hold at least one MembershipResult to plot, got none")
     figure, axes = new_figure((5.5, 5))
     floor = 1.0
+    drawn: dict[tuple[bytes, bytes], str] = {}
     for label, result in results.items():
         fpr, tpr = np.asarray(result.roc_fpr), np.asarray(result.roc_tpr)
         shown = (fpr > 0) & (tpr > 0)
         floor = min(floor, 1.0 / result.n_nonmembers)
+        curve = (fpr[shown].tobytes(), tpr[shown].tobytes())
+        same = drawn.setdefault(curve, label)
+        # A curve identical to one already drawn would hide under it: dash it and say so.
+        note = f", same curve as {same}" if same != label else ""
         axes.plot(
             fpr[shown],
             tpr[shown],
             drawstyle="steps-post",
-            label=f"{label} (AUC {result.auc:.3f}, TPR@1%FPR {result.tpr_at_fpr_1pct:.1%})",
+            linestyle="--" if note else "-",
+            label=f"{label} (AUC {result.auc:.3f}, TPR@1%FPR {result.tpr_at_fpr_1pct:.1%}{note})",
         )
     axes.plot([floor, 1], [floor, 1], linestyle="--", color="grey", linewidth=1, label="chance")
     axes.set_xscale("log")

@@ -169,3 +169,25 @@ def test_draw_is_seeded():
     y = np.arange(100) % 10
     assert np.array_equal(_sample(y, 20, seed=1, target=None), _sample(y, 20, seed=1, target=None))
     assert not np.array_equal(_sample(y, 20, seed=1, target=None), _sample(y, 20, seed=2, target=None))
+
+
+def test_evasion_ends_with_a_plain_words_verdict(trained_folder):
+    result = attack(trained_folder, "--attack", "fgsm", "--eps", "0.2")
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "FGSM at eps 0.2 fools the model on" in text
+    assert "of the inputs it classified correctly (40 samples):" in text
+
+
+def test_unbounded_attack_says_no_eps_bound_applied(trained_folder):
+    result = attack(trained_folder, "--attack", "cw", "--steps", "5")
+    assert result.exit_code == 0, result.output
+    assert "cw is unbounded: no eps bound applied" in " ".join(result.output.split())
+
+
+def test_n_samples_defaults_to_the_whole_test_split(trained_folder):
+    result = invoke(
+        "attack", "evasion", "--model", trained_folder, "--data", "digits", "--attack", "fgsm", "--eps", "0.1"
+    )
+    assert result.exit_code == 0, result.output
+    assert "(450 samples)" in " ".join(result.output.split())

@@ -51,7 +51,7 @@ def test_label_only_jacobian_reports_the_transfer_rate(trained_folder):
     )
     assert result.exit_code == 0, result.output
     assert "transfer rate" in result.output
-    assert "LabelOnly" in result.output
+    assert "labels only" in result.output
 
 
 def test_budget_below_the_minimum_fails_with_one_line(trained_folder):
@@ -100,5 +100,15 @@ def test_knockoff_runs_against_an_onnx_file(onnx_file):
         "attack", "extract", "--model", onnx_file, "--method", "knockoff", "--budget", "150", "--epochs", "3"
     )
     assert result.exit_code == 0, result.output
-    assert "OnnxModel" in result.output
     assert "150 / 150" in result.output
+
+
+def test_extract_shows_the_targets_accuracy_and_ends_with_a_verdict(onnx_file):
+    result = invoke(
+        "attack", "extract", "--model", onnx_file, "--method", "knockoff", "--budget", "150", "--epochs", "3"
+    )
+    assert result.exit_code == 0, result.output
+    assert "stolen copy / target" in result.output
+    assert "scores" in result.output
+    last = " ".join(result.output.split("\n")[-3:])
+    assert "queries:" in last

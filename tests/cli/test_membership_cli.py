@@ -60,3 +60,11 @@ def test_unknown_method_is_refused(saved_mlp):
     result = runner.invoke(app, ["attack", "membership", "--model", str(saved_mlp), "--method", "oracle"])
     assert result.exit_code == 2
     assert "`--method` must be one of 'loss', 'confidence', 'shadow', 'lira'" in result.output
+
+
+def test_low_fpr_figures_warn_when_few_false_positives_are_allowed(saved_mlp):
+    result = runner.invoke(app, ["attack", "membership", "--model", str(saved_mlp), "--data", "digits"])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "TPR at 0.1% FPR rests on 450 non-members, 0.5 false positives allowed" in text
+    assert "non-members):" in text

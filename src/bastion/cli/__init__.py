@@ -9,23 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from bastion.cli import (  # noqa: F401  (registers the commands)
-    assess,
-    defenses,
-    evasion,
-    extraction,
-    keys,
-    membership,
-    micromodels,
-    pate,
-    poisoning,
-    robustness,
-    scan,
-    serve,
-    train,
-)
-from bastion.cli.app import app
-from bastion.cli.common import print_error
+from bastion.cli.app import app, load_commands
 from bastion.exceptions import BastionError
 
 
@@ -34,8 +18,10 @@ def main() -> None:
     try:
         app()
     except BastionError as error:
+        from bastion.cli.common import print_error
+
         print_error(error)
         sys.exit(2)
 
 
-__all__ = ["app", "main"]
+__all__ = ["app", "load_commands", "main"]

@@ -79,12 +79,12 @@ def build_attack(name: str, given: dict[str, Any], seed: int, *, progress: bool 
     return attack_class(**kwargs)
 
 
-def _sample(y: np.ndarray, n_samples: int, seed: int, target: int | None) -> np.ndarray:
+def _sample(y: np.ndarray, n_samples: int | None, seed: int, target: int | None) -> np.ndarray:
     # A targeted attack on a sample already of the target class proves nothing: skip those.
     pool = np.flatnonzero(y != target) if target is not None else np.arange(len(y))
     if len(pool) == 0:
         raise ValidationError(f"every test sample is already of class {target}; pick another --targeted class")
-    n_samples = min(n_samples, len(pool))
+    n_samples = len(pool) if n_samples is None else min(n_samples, len(pool))
     return np.sort(np.random.default_rng(seed).choice(pool, n_samples, replace=False))
 
 
@@ -92,7 +92,7 @@ def _sample(y: np.ndarray, n_samples: int, seed: int, target: int | None) -> np.
     "evasion",
     help=(
         "Attack a saved model with adversarial examples and report how it holds up.\n\n"
-        "Draws --n-samples samples from the test split, runs the attack, and prints clean and robust "
+        "Attacks the test split (or --n-samples samples of it) and prints clean and robust "
         "accuracy, the attack's success rate, the size of the perturbations and the queries it spent.\n\n"
         "Gradient attacks (fgsm, pgd, apgd, cw) need a white-box model: a folder saved by `bastion train`, "
         "or an .onnx file (bastion converts the graph to torch for its gradients). Black-box attacks "
@@ -128,7 +128,10 @@ def evasion(
     max_queries: Annotated[int | None, typer.Option(help="Query budget per sample (black-box attacks).")] = None,
     c: Annotated[float | None, typer.Option("--c", help="Initial trade-off constant (cw).")] = None,
     confidence: Annotated[float | None, typer.Option(help="Required logit margin (cw).")] = None,
-    n_samples: Annotated[int, typer.Option(help="Test samples attacked, drawn at random with --seed.")] = 100,
+    n_samples: Annotated[
+        int | None,
+        typer.Option(help="Test samples attacked, drawn at random with --seed (default: the whole test split)."),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seeds the data split, the sample draw and the attack.")] = 0,
     targeted: Annotated[
         int | None, typer.Option(metavar="CLASS", help="Make the model predict CLASS (default: untargeted).")
@@ -143,7 +146,8 @@ def evasion(
     """Attack a saved model with adversarial examples and report how it holds up."""
     with reported_errors():
         seed = check_seed(seed, "--seed")
-        n_samples = check_scalar(n_samples, "--n-samples", kind=int, low=1)
+        if n_samples is not None:
+            n_samples = check_scalar(n_samples, "--n-samples", kind=int, low=1)
         given = {
             "--eps": eps,
             "--steps": steps,
@@ -171,9 +175,14 @@ def evasion(
     table.add_row("data", f"{dataset.name} (test split)")
     table.add_row("target", "untargeted" if targeted is None else f"class {targeted}")
     table.add_row("samples", str(result.n_samples))
-    table.add_row("clean accuracy", f"{result.clean_accuracy:.2%}")
-    table.add_row("robust accuracy", f"{result.robust_accuracy:.2%}")
-    table.add_row("success rate", f"{result.success_rate:.2%}")
+    table.add_row("clean accuracy (correct on the clean inputs)", f"{result.clean_accuracy:.2%}")
+    table.add_row("robust accuracy (correct on the adversarial inputs)", f"{result.robust_accuracy:.2%}")
+    table.add_row(
+        "success rate (of the inputs classified correctly, turned wrong)"
+        if targeted is None
+        else "success rate (of all inputs, sent to the target class)",
+        f"{result.success_rate:.2%}",
+    )
     table.add_row(
         "perturbation L-inf mean / max", f"{result.perturbation_linf_mean:.4f} / {result.perturbation_linf_max:.4f}"
     )
@@ -181,3 +190,11 @@ def evasion(
     table.add_row("queries", f"{result.queries_used:,}")
     table.add_row("seconds", f"{result.seconds:.2f}")
     console.print(table)
+    if "--eps" not in attack_options(ATTACKS[attack]):
+        console.print(
+            f"{attack} is unbounded: no eps bound applied, so robust accuracy counts every perturbation it found "
+            f"(mean size L-inf {result.perturbation_linf_mean:.4f}, L2 {result.perturbation_l2_mean:.4f})",
+            highlight=False,
+            markup=False,
+        )
+    console.print(result.summary(), highlight=False, markup=False)

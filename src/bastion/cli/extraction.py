@@ -31,7 +31,7 @@ from bastion.cli.common import (
     load_target,
     reported_errors,
 )
-from bastion.models import LabelOnly, LeafIdentity, RoundedScores
+from bastion.models import SCORES, LabelOnly, LeafIdentity, RoundedScores
 from bastion.validation import check_choice, check_scalar, check_seed
 
 METHODS = ("knockoff", "jacobian", "equation-solving", "path-finding")
@@ -166,17 +166,20 @@ def extract(
     table = Table(title=f"bastion attack extract: {method} on {model or url}")
     table.add_column("field")
     table.add_column("value", justify="right")
-    table.add_row("attack", result.attack if len(result.attack) < 80 else result.attack[:77] + "...")
-    table.add_row("target answers", type(target).__name__)
+    table.add_row("attack", result.attack.split("(", 1)[0])
+    answers = "scores" if SCORES in getattr(target, "capabilities", ()) else "labels only"
+    table.add_row("the target answers with", answers)
     table.add_row("queries used / budget", f"{result.queries_used:,} / {result.budget:,}")
     table.add_row("fidelity (agreement)", f"{result.fidelity:.2%}")
     if result.accuracy is not None:
-        table.add_row("stolen accuracy", f"{result.accuracy:.2%}")
+        target_accuracy = float((target.predict(x_eval) == y_eval).mean())
+        table.add_row("accuracy: stolen copy / target", f"{result.accuracy:.2%} / {target_accuracy:.2%}")
     if result.confidence_error_max is not None:
-        table.add_row("max confidence error", f"{result.confidence_error_max:.3g}")
+        table.add_row("largest probability gap to the target", f"{result.confidence_error_max:.3f}")
     if hasattr(result, "transfer_rate"):
         table.add_row(f"transfer rate (FGSM eps {result.transfer_eps:g})", f"{result.transfer_rate:.2%}")
         table.add_row("target clean error", f"{result.target_clean_error:.2%}")
     table.add_row("evaluation samples", str(result.n_eval))
     table.add_row("seconds", f"{result.seconds:.2f}")
     console.print(table)
+    console.print(result.summary(), highlight=False, markup=False)

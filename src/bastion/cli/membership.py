@@ -134,11 +134,20 @@ def membership(
     table.add_row("non-members", f"{result.n_nonmembers} ({dataset.name} test split)")
     table.add_row("train / test accuracy", f"{train_accuracy:.2%} / {test_accuracy:.2%}")
     table.add_row("ROC AUC", f"{result.auc:.4f}")
-    table.add_row("TPR at 0.1% FPR", f"{result.tpr_at_fpr_0_1pct:.2%}")
-    table.add_row("TPR at 1% FPR", f"{result.tpr_at_fpr_1pct:.2%}")
+    table.add_row("TPR at 0.1% FPR (members caught, 0.1% of non-members flagged)", f"{result.tpr_at_fpr_0_1pct:.2%}")
+    table.add_row("TPR at 1% FPR (members caught, 1% of non-members flagged)", f"{result.tpr_at_fpr_1pct:.2%}")
     table.add_row("balanced accuracy (best threshold)", f"{result.balanced_accuracy:.2%}")
     table.add_row("queries", f"{result.queries_used:,}")
     table.add_row("seconds (scoring)", f"{result.seconds:.2f}")
     if plot is not None:
         table.add_row("ROC plot", str(plot))
     console.print(table)
+    for rate in (0.001, 0.01):
+        allowed = rate * result.n_nonmembers
+        if allowed < 10:
+            console.print(
+                f"[yellow]caution:[/] TPR at {rate:.1%} FPR rests on {result.n_nonmembers} non-members, "
+                f"{allowed:.1f} false positives allowed (under 10): a noisy figure",
+                highlight=False,
+            )
+    console.print(result.summary(), highlight=False, markup=False)

@@ -187,3 +187,4 @@ def pate(
     if folder is not None:
         table.add_row("student saved to", str(folder))
     console.print(table)
+    console.print(labeling.summary(), highlight=False, markup=False)

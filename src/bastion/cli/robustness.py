@@ -69,7 +69,10 @@ def robustness_command(
     version: Annotated[
         str, typer.Option(help="Ensemble: standard (AutoAttack's) or fast (about seven times cheaper).")
     ] = "standard",
-    n_samples: Annotated[int, typer.Option(help="Test samples evaluated, drawn at random with --seed.")] = 200,
+    n_samples: Annotated[
+        int | None,
+        typer.Option(help="Test samples evaluated, drawn at random with --seed (default: the whole test split)."),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seeds the data split, the sample draw and the attacks.")] = 0,
     diagnostics: Annotated[bool, typer.Option(help="Run the gradient-masking checks.")] = True,
     plot: Annotated[Path | None, typer.Option(help="Write a PNG of robust accuracy against eps here.")] = None,
@@ -83,12 +86,13 @@ def robustness_command(
     with reported_errors():
         seed = check_seed(seed, "--seed")
         version = check_choice(version, "--version", ("standard", "fast"))
-        n_samples = check_scalar(n_samples, "--n-samples", kind=int, low=1)
+        if n_samples is not None:
+            n_samples = check_scalar(n_samples, "--n-samples", kind=int, low=1)
         grid = parse_eps(eps)
         target = load_model(model, trust_code=trust_code, need=GRADIENTS)
         dataset = load_data(data, seed=seed)
         check_compatible(target, dataset, model)
-        count = min(n_samples, len(dataset.y_test))
+        count = len(dataset.y_test) if n_samples is None else min(n_samples, len(dataset.y_test))
         index = np.sort(np.random.default_rng(seed).choice(len(dataset.y_test), count, replace=False))
         result = robustness(
             target,
@@ -139,3 +143,4 @@ def robustness_command(
         console.print("[green]no sign of gradient masking[/] in the checks run")
     if plot is not None:
         console.print(f"plot written to {plot}")
+    console.print(result.summary(), highlight=False, markup=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +45,26 @@ class EvasionResult(ResultMixin):
     perturbation_l2_max: float
     queries_used: int
     seconds: float
+
+    def summary(self) -> str:
+        """One sentence in plain words: how often the attack fooled the model, and the verdict.
+
+        The verdict is "vulnerable" from a 20% success rate, "partly robust" from 5%, else
+        "robust to this attack".
+        """
+        name = self.attack.split("(", 1)[0]
+        eps = re.search(r"\beps=([^,)]+)", self.attack)
+        at = f" at eps {eps.group(1)}" if eps else ""
+        if self.success_rate >= 0.2:
+            verdict = "vulnerable"
+        elif self.success_rate >= 0.05:
+            verdict = "partly robust"
+        else:
+            verdict = "robust to this attack"
+        return (
+            f"{name}{at} fools the model on {self.success_rate:.0%} of the inputs it classified correctly "
+            f"({self.n_samples} samples): {verdict}"
+        )
 
 
 def evaluate(model: Model, attack: Any, x: np.ndarray, y: np.ndarray, *, target: Any = None) -> EvasionResult:

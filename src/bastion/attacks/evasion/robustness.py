@@ -109,6 +109,21 @@ class RobustnessResult(ResultMixin):
         """Whether any diagnostic fired: the robust accuracies may be overestimates."""
         return bool(self.findings)
 
+    def summary(self) -> str:
+        """One sentence: clean and robust accuracy at the largest eps, and the verdict.
+
+        The verdict is "holds up" when the robust accuracy keeps at least half the clean
+        accuracy, else "vulnerable"; a fired gradient-masking diagnostic is said.
+        """
+        eps, robust = self.eps[-1], self.robust_accuracy[-1]
+        verdict = "holds up" if robust >= 0.5 * self.clean_accuracy else "vulnerable"
+        if self.gradient_masking:
+            verdict += " (gradient masking suspected: the robust accuracy may be overestimated)"
+        return (
+            f"Under the attack ensemble at eps {eps:g} (L{self.norm}), accuracy falls from "
+            f"{self.clean_accuracy:.0%} to {robust:.0%} ({self.n_samples} samples): {verdict}"
+        )
+
     def finding(self, name: str) -> RobustnessFinding | None:
         """The finding called ``name``, or ``None`` if it did not fire."""
         return next((f for f in self.findings if f.name == name), None)

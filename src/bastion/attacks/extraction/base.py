@@ -109,6 +109,24 @@ class ExtractionResult(ResultMixin):
     n_eval: int
     seconds: float
 
+    def summary(self) -> str:
+        """One sentence: how closely the stolen copy agrees with the target, and the verdict.
+
+        The verdict is "the model can be duplicated" from 90% agreement, "partly duplicated"
+        from 70%, else "extraction largely failed".
+        """
+        name = self.attack.split("(", 1)[0]
+        if self.fidelity >= 0.9:
+            verdict = "the model can be duplicated"
+        elif self.fidelity >= 0.7:
+            verdict = "partly duplicated"
+        else:
+            verdict = "extraction largely failed"
+        return (
+            f"{name} built a copy that gives the target's label on {self.fidelity:.0%} of {self.n_eval} "
+            f"inputs after {self.queries_used} queries: {verdict}"
+        )
+
 
 class ExtractionAttack(ParamsReprMixin):
     """Base class of extraction attacks: ``extract(model, *, budget)``.

@@ -56,6 +56,24 @@ class MembershipResult(ResultMixin):
     queries_used: int = 0
     seconds: float = 0.0
 
+    def summary(self) -> str:
+        """One sentence: how well the attack tells members apart (AUC), and the verdict.
+
+        The verdict is "leaks membership" from AUC 0.6, "leaks a little" from 0.55, else
+        "no clear leak".
+        """
+        name = self.attack.split("(", 1)[0] or "The attack"
+        if self.auc >= 0.6:
+            verdict = "leaks membership"
+        elif self.auc >= 0.55:
+            verdict = "leaks a little"
+        else:
+            verdict = "no clear leak"
+        return (
+            f"{name} tells training members from non-members with AUC {self.auc:.2f} (0.5 is chance; "
+            f"{self.n_members} members, {self.n_nonmembers} non-members): {verdict}"
+        )
+
 
 def _thin(curve: RocCurve, max_points: int = 512) -> tuple[tuple[float, ...], tuple[float, ...]]:
     keep = np.unique(np.r_[np.linspace(0, len(curve.fpr) - 1, min(max_points, len(curve.fpr))).round().astype(int)])

@@ -136,6 +136,30 @@ class LabelingResult(ResultMixin):
             return self.epsilon_smooth_sensitivity
         return self.epsilon_data_independent
 
+    def summary(self) -> str:
+        """One sentence: labels released, the publishable epsilon, what it bounds, the verdict.
+
+        The headline epsilon is the smooth-sensitivity one when computed, else the
+        data-independent bound (both safe to publish). Rule of thumb: epsilon up to 1 is
+        strong privacy, up to 10 moderate, above 10 weak.
+        """
+        if self.epsilon_smooth_sensitivity is not None:
+            epsilon, kind = self.epsilon_smooth_sensitivity, "smooth sensitivity"
+        else:
+            epsilon, kind = self.epsilon_data_independent, "data-independent"
+        if epsilon <= 1:
+            verdict = "strong privacy"
+        elif epsilon <= 10:
+            verdict = "moderate privacy"
+        else:
+            verdict = "weak privacy"
+        accuracy = "" if self.label_accuracy is None else f" ({self.label_accuracy:.0%} correct)"
+        return (
+            f"PATE released {self.n_answered} of {self.n_queries} labels{accuracy} at epsilon {epsilon:.2f} "
+            f"({kind}, delta {self.delta:g}; epsilon bounds how much one private record can change the "
+            f"released labels, at most a factor e^epsilon: under 1 is strong, above 10 weak): {verdict}"
+        )
+
 
 class PATE(FittedMixin, ParamsReprMixin):
     """Private Aggregation of Teacher Ensembles.
