@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tests.attacks.evasion.conftest import build_tiny_model, tiny_inputs
+from tests.attacks.evasion.conftest import build_tiny_model, linear_binary_model, tiny_inputs
 
 from bastion.attacks.evasion import PGD, CarliniWagnerL2
 from bastion.exceptions import CapabilityError, ValidationError
@@ -69,6 +69,19 @@ def test_stays_inside_a_clip_range_other_than_the_unit_interval():
 
     assert x_adv.min() >= -1.0 and x_adv.max() <= 2.0
     assert np.any(model.predict(x_adv) != model.predict(x))
+
+
+def test_pixels_exactly_on_the_range_edges_move():
+    # Class 1 needs x0 - x1 to grow by 0.05 from the corner (0, 1). Started 1e-6 inside the
+    # range (the authors' code), tanh is so flat there that 20 Adam steps leave both pixels
+    # in place; started 0.5% inside, they cross the boundary.
+    model = linear_binary_model(np.array([[0.0, 1.0], [1.0, 0.0]], dtype=np.float32), bias=(0.0, 0.95))
+    x = np.array([[0.0, 1.0]], dtype=np.float32)
+
+    x_adv = CarliniWagnerL2(c=10.0, steps=20, lr=0.1, binary_search_steps=1, abort_early=False).generate(model, x)
+
+    assert x_adv[0, 0] > 0.0 and x_adv[0, 1] < 1.0
+    assert model.predict(x_adv)[0] == 1
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import torch
 
 from bastion.attacks.evasion.base import EvasionAttack, check_eps, check_loss, check_norm, is_adversarial, objective
-from bastion.attacks.norms import ascent_direction, clip_to_range, per_sample, project
+from bastion.attacks.norms import _TINY, clip_to_range, l2_norms, per_sample
 from bastion.attacks.norms import random_start as start_in_ball
 from bastion.models.base import WhiteBoxModel
 from bastion.validation import check_scalar, check_seed
@@ -117,10 +117,16 @@ def ascent(
         A detached tensor like ``x``, inside the ball and ``clip`` (up to the final
         projection the caller applies).
     """
-    adversarial = x
+    # One buffer for the iterate and one for the step direction, updated in place: beside the
+    # forward and backward pass a step allocates nothing of the batch's size. The arithmetic
+    # is the textbook ``x + Proj(x_t + alpha * d - x)``, operation for operation.
     if random_start:
         adversarial = clip_to_range(x + start_in_ball(x.shape, norm, eps, generator, x.device), clip)
-    best = adversarial
+    else:
+        adversarial = x.clone()
+    direction = torch.empty_like(x)
+    radius = None if norm == "inf" else torch.full((len(x),), float(eps), device=x.device)
+    best = None
     found = torch.zeros(len(x), dtype=torch.bool, device=x.device)
     for _ in range(steps):
         # enable_grad: the ascent may run inside a caller's no_grad block.
@@ -131,8 +137,22 @@ def ascent(
             (gradient,) = torch.autograd.grad(values.sum(), point)
         if success is not None:
             newly = success & ~found
-            best = torch.where(per_sample(newly, x), adversarial, best)
-            found |= newly
-        stepped = adversarial + alpha * ascent_direction(gradient, norm)
-        adversarial = clip_to_range(x + project(stepped - x, norm, eps), clip)
-    return torch.where(per_sample(found, x), best, adversarial).detach()
+            if newly.any():
+                # Only the samples that just succeeded are copied: the iterate they succeeded at.
+                if best is None:
+                    best = torch.empty_like(x)
+                best[newly] = adversarial[newly]
+                found |= newly
+        if norm == "inf":
+            torch.sign(gradient, out=direction)
+        else:
+            torch.div(gradient, per_sample(l2_norms(gradient) + _TINY, gradient), out=direction)
+        adversarial.add_(direction.mul_(alpha)).sub_(x)
+        if norm == "inf":
+            adversarial.clamp_(-eps, eps)
+        else:
+            adversarial.mul_(per_sample(torch.clamp(radius / (l2_norms(adversarial) + _TINY), max=1.0), x))
+        adversarial.add_(x).clamp_(clip[0], clip[1])
+    if best is None:
+        return adversarial
+    return torch.where(per_sample(found, x), best, adversarial)
