@@ -281,6 +281,22 @@ def fidelity_figure(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]
     return figure
 
 
+def gateway_figure(
+    policies: Sequence[str], fidelity: Sequence[float], first_alerts: Sequence[int | None], *, quota: int
+) -> Figure:
+    """Extraction fidelity (in [0, 1]) through the gateway per output policy, PRADA's first alert on each bar."""
+    figure, axes = new_figure((6, 3.6))
+    positions = np.arange(len(policies))
+    axes.bar(positions, [100 * f for f in fidelity], color=[f"C{i}" for i in range(len(policies))])
+    for position, value, alert in zip(positions, fidelity, first_alerts):
+        mark = "no PRADA alert" if alert is None else f"PRADA alert @ {alert}"
+        axes.text(position, 100 * value + 1, mark, ha="center", va="bottom", fontsize=7)
+    axes.set_xticks(positions, list(policies))
+    axes.set_ylim(0, 110)
+    _percent_axes(axes, f"extraction through the gateway, {quota} queries per key", "output policy", "agreement (%)")
+    return figure
+
+
 def privacy_figure(epsilons: Sequence[float], accuracies: Sequence[float], *, baseline: float | None = None) -> Figure:
     """PATE student accuracy against the privacy cost epsilon, beside a non-private baseline."""
     figure, axes = new_figure((6, 3.6))

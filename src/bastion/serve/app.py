@@ -26,7 +26,7 @@ import os
 import time
 from collections.abc import Callable
 from contextlib import asynccontextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
@@ -57,6 +57,10 @@ ENVIRONMENT_VARIABLE = "BASTION_SERVE_CONFIG"
 KEY_PARAMETERS = {"api_key", "apikey", "key", "token", "access_token", "auth", "authorization"}
 QUOTA_RETRY_AFTER_S = 86400
 UNAVAILABLE_RETRY_AFTER_S = 5
+# How long the prediction path trusts a key record read from the store (see RecordCache).
+RECORD_TTL_S = 1.0
+# Bodies this small (a few inputs) are answered on the event loop: a thread hop costs more.
+INLINE_BODY_BYTES = 16384
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,39 @@ class _Answered(BaseModel):
 
     def _predict_proba(self, x: np.ndarray) -> np.ndarray:
         return self._scores
+
+
+class RecordCache:
+    """Key records of the prediction path, read from the store at most once per ``ttl_s``.
+
+    A record only decides the early refusals (revoked: 403, quota spent: 429) made before
+    any model work; the store's commit decides again, exactly, for every query (a key
+    revoked by ``bastion keys revoke`` or spent by another worker a moment ago gets its 403
+    or 429 from the commit, and nothing unlogged is answered). The quota this process spent
+    is applied to the cached record at once.
+    """
+
+    def __init__(self, store: Any, ttl_s: float = RECORD_TTL_S) -> None:
+        self.store = store
+        self.ttl_s = ttl_s
+        self._records: dict[str, tuple[float, KeyRecord]] = {}
+
+    def find(self, key_id: str) -> KeyRecord | None:
+        """The record of ``key_id`` (``None`` if unknown; unknown ids are not cached)."""
+        now = time.monotonic()
+        hit = self._records.get(key_id)
+        if hit is not None and now - hit[0] < self.ttl_s:
+            return hit[1]
+        record = self.store.find_key(key_id)
+        if record is not None:
+            self._records[key_id] = (now, record)
+        return record
+
+    def charged(self, record: KeyRecord, remaining: int | None) -> None:
+        """Apply a committed charge (the quota ``remaining`` after it) to the cached record."""
+        hit = self._records.get(record.key_id)
+        if hit is not None and record.quota is not None and remaining is not None:
+            self._records[record.key_id] = (hit[0], replace(hit[1], used=record.quota - remaining))
 
 
 def dumps(content: Any) -> bytes:
@@ -172,6 +209,7 @@ def create_app(model: Any, store: Any, config: GatewayConfig | None = None) -> F
     prada = PRADA(config.prada_delta) if config.prada else None
     flagged: set[str] = set()
     verified = keys.VerifiedKeys()
+    cache = RecordCache(store)
     committer: dict[str, GroupCommitter] = {}
 
     @asynccontextmanager
@@ -206,7 +244,7 @@ def create_app(model: Any, store: Any, config: GatewayConfig | None = None) -> F
         logger.error("unexpected error: %s", keys.redact(f"{type(error).__name__}: {error}"))
         return _error(500, "internal_error", "the gateway failed to answer; the error is in its log")
 
-    def authenticate(request: Request) -> KeyRecord | JSONResponse:
+    def authenticate(request: Request, *, cached: bool = False) -> KeyRecord | JSONResponse:
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
@@ -216,7 +254,7 @@ def create_app(model: Any, store: Any, config: GatewayConfig | None = None) -> F
             )
         parts = keys.split_key(token.strip())
         try:
-            record = None if parts is None else store.find_key(parts[0])
+            record = None if parts is None else (cache.find(parts[0]) if cached else store.find_key(parts[0]))
         except Exception as error:
             logger.error("store unreadable: %s", error)
             return _error(503, "store_unavailable", "the key store cannot be read", {"Retry-After": "5"})
@@ -249,7 +287,7 @@ def create_app(model: Any, store: Any, config: GatewayConfig | None = None) -> F
     async def _predict(request: Request) -> Response:
         started = time.perf_counter()
         arrived = time.time()
-        record = authenticate(request)
+        record = authenticate(request, cached=True)
         if isinstance(record, JSONResponse):
             return record
         declared = request.headers.get("content-length")
@@ -280,7 +318,7 @@ def create_app(model: Any, store: Any, config: GatewayConfig | None = None) -> F
             return x, answered, status
 
         try:
-            x, answered, status = await run_in_threadpool(work)
+            x, answered, status = work() if len(body) < INLINE_BODY_BYTES else await run_in_threadpool(work)
         except PayloadError as error:
             metrics.rejections.labels(error.code).inc()
             return _error(error.status, error.code, error.message)
@@ -335,6 +373,7 @@ def create_app(model: Any, store: Any, config: GatewayConfig | None = None) -> F
             if outcome.status == BLOCKED:
                 return _error(403, BLOCKED, "the key was blocked after an extraction alert")
             return _error(403, REVOKED, "the key was revoked")
+        cache.charged(record, outcome.remaining)
         metrics.inputs.labels(record.name).inc(len(x))
         metrics.latency.observe(time.perf_counter() - started)
         result: dict[str, Any] = {
