@@ -297,14 +297,24 @@ def gateway_figure(
     return figure
 
 
-def privacy_figure(epsilons: Sequence[float], accuracies: Sequence[float], *, baseline: float | None = None) -> Figure:
-    """PATE student accuracy against the privacy cost epsilon, beside a non-private baseline."""
+def privacy_figure(
+    epsilons: Sequence[float],
+    accuracies: Sequence[float],
+    *,
+    baseline: float | None = None,
+    epsilon_label: str = "epsilon (data-dependent)",
+) -> Figure:
+    """PATE student accuracy against the privacy cost epsilon, beside a non-private baseline.
+
+    ``epsilon_label`` names which epsilon is on the x axis (the published one, or the
+    data-dependent one that is not safe to publish).
+    """
     figure, axes = new_figure((6, 3.6))
     order = np.argsort(epsilons)
     axes.plot(np.asarray(epsilons)[order], 100 * np.asarray(accuracies)[order], marker="o", label="PATE student")
     if baseline is not None:
         axes.axhline(100 * baseline, color="grey", linestyle="--", label="the model without privacy")
-    _percent_axes(axes, "PATE: student accuracy against privacy cost", "epsilon (data-dependent)", "accuracy (%)")
+    _percent_axes(axes, "PATE: student accuracy against privacy cost", epsilon_label, "accuracy (%)")
     axes.legend(fontsize=8)
     return figure
 
