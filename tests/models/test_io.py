@@ -184,6 +184,15 @@ def test_state_dict_needs_a_spec_and_loads_with_one(tmp_path, zoo_model, tiny_x)
     np.testing.assert_allclose(loaded.logits(tiny_x), zoo_model.logits(tiny_x), atol=1e-6)
 
 
+def test_whole_module_saved_with_torch_save_is_diagnosed_as_a_pickled_module(tmp_path, tiny_module):
+    torch.save(tiny_module, tmp_path / "model.pt")
+    for spec in (None, {"arch": "small_cnn", "config": tiny_module.config}):
+        with pytest.raises(UnsafeFileError, match=r"a pickled module \(the whole nn.Module.*never unpickles") as raised:
+            io.load(tmp_path / "model.pt", spec=spec)
+        assert "state_dict()" in str(raised.value) and "ONNX" in str(raised.value)
+        assert "a state dict holds" not in str(raised.value)
+
+
 def test_state_dict_with_a_saved_spec_file(tmp_path, zoo_model, tiny_x):
     folder = io.save(zoo_model, tmp_path / "model")
     torch.save(zoo_model.module.state_dict(), tmp_path / "weights.pt")

@@ -20,6 +20,7 @@ magic bytes) are refused: unpickling runs arbitrary code chosen by the file's au
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import warnings
 import zipfile
@@ -51,6 +52,8 @@ PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
 # A spec is a few hundred bytes; anything near this is not one.
 SPEC_MAX_BYTES = 1 << 20
 
+# What a torch state dict's pickle imports besides storages and torch._utils' rebuild helpers.
+_STATE_DICT_IMPORTS = frozenset({"collections.OrderedDict", "torch.Size", "torch.device", "torch.dtype"})
 _SAFE_ALTERNATIVES = (
     "save torch weights with safetensors (bastion.models.io.save), export the model to ONNX "
     "(torch.onnx.export), or save scikit-learn estimators with skops (skops.io.dump)"
@@ -423,6 +426,32 @@ def _needs_spec(path: Path, spec: Any) -> dict[str, Any]:
     return _spec_argument(spec)
 
 
+def _pickled_objects(archive: zipfile.ZipFile, path: Path) -> list[str]:
+    """The classes a ``torch.save`` archive's pickle would build beyond a state dict's, read without unpickling.
+
+    A state dict's pickle imports only ``collections.OrderedDict``, torch's storages and its
+    tensor-rebuilding helpers; ``torch.save(module)`` also imports the module's classes
+    (``torch.nn.modules.linear.Linear``, your own ``Net``).
+    """
+    from bastion.scan.pickles import scan_pickle
+
+    members = [info for info in archive.infolist() if info.filename.endswith("data.pkl")]
+    if len(members) != 1:
+        return []
+    check_bytes(members[0].file_size, f"{path}: the pickle member {members[0].filename}")
+    with archive.open(members[0]) as stream:
+        scanned = scan_pickle(io.BytesIO(stream.read()), speculative=True)
+    if scanned is None:
+        return []
+    return sorted(
+        name
+        for name in scanned.imports
+        if name not in _STATE_DICT_IMPORTS
+        and not name.startswith(("torch._utils.", "builtins.", "__builtin__."))
+        and not name.endswith("Storage")
+    )
+
+
 def _is_torchscript(archive: zipfile.ZipFile) -> bool:
     # torch.jit.save archives carry Python source under code/ and constants.pkl.
     return any("/code/" in name or name.endswith("constants.pkl") for name in archive.namelist())
@@ -432,8 +461,17 @@ def _load_torch_zip(path: Path, *, trust_code: bool, spec: Any, input_shape: Any
     try:
         with zipfile.ZipFile(path) as archive:
             torchscript = _is_torchscript(archive)
+            pickled = [] if torchscript else _pickled_objects(archive, path)
     except (zipfile.BadZipFile, OSError, EOFError) as error:
         raise ValidationError(f"{path}: not a readable zip archive: {error}") from error
+    if pickled:
+        shown = ", ".join(pickled[:4]) + (", ..." if len(pickled) > 4 else "")
+        raise UnsafeFileError(
+            f"{path}: a pickled module (the whole nn.Module object, saved with torch.save(module)), which bastion "
+            f"never unpickles: loading it would import and run {shown}. Instead save "
+            "torch.save(module.state_dict(), path) and load it with the architecture spec (spec={...}), "
+            "or export TorchScript (torch.jit.save, loaded with trust_code) or ONNX (torch.onnx.export)"
+        )
     if torchscript:
         if not trust_code:
             raise UnsafeFileError(
