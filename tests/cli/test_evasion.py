@@ -84,7 +84,7 @@ def test_unknown_attack_lists_the_registry(trained_folder):
 def test_bad_attack_value_is_named(trained_folder):
     result = attack(trained_folder, "--attack", "pgd", "--eps", "-0.1")
     assert result.exit_code == 2
-    assert "`eps` must be a float in [0, inf), got -0.1" in result.output
+    assert "--eps must be a float in [0, inf), got -0.1" in result.output
 
 
 def test_gradient_attack_on_a_scikit_learn_model_says_what_is_missing(tmp_path, digits):
@@ -93,7 +93,7 @@ def test_gradient_attack_on_a_scikit_learn_model_says_what_is_missing(tmp_path, 
     folder = io.save(SklearnModel(estimator, input_shape=(1, 8, 8)), tmp_path / "sk")
     result = attack(folder, "--attack", "pgd", "--eps", "0.1")
     assert result.exit_code == 2
-    assert "PGD needs a model with 'gradients'" in result.output
+    assert "--attack pgd needs a model with 'gradients'" in result.output
 
 
 def test_black_box_attack_runs_on_a_scikit_learn_model(tmp_path, breast_cancer, breast_cancer_logistic):

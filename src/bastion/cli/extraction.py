@@ -21,6 +21,7 @@ from bastion.cli.app import attack_app
 from bastion.cli.common import (
     DEFAULT_API_KEY_ENV,
     ApiKeyEnvOption,
+    ClipOption,
     JsonOption,
     TrustCodeOption,
     TrustTypeOption,
@@ -129,6 +130,7 @@ def extract(
     trust_code: TrustCodeOption = False,
     trust_type: TrustTypeOption = None,
     json_out: JsonOption = None,
+    clip: ClipOption = None,
     url: UrlOption = None,
     api_key_env: ApiKeyEnvOption = DEFAULT_API_KEY_ENV,
 ) -> None:
@@ -136,7 +138,7 @@ def extract(
     with reported_errors():
         seed = check_seed(seed, "--seed")
         target = load_target(model, url, api_key_env, trust_code=trust_code, trusted=trust_type or ())
-        dataset = load_data(data, seed=seed)
+        dataset = load_data(data, seed=seed, clip=clip)
         check_compatible(target, dataset, model or url)
         if method == "path-finding":
             # The tree's API names the leaf of each answer (Tramèr et al.'s identity oracle).
