@@ -127,7 +127,8 @@ def test_evaluate_robustness_runs_the_standard_ensemble_by_default(trained_folde
 
 def test_unknown_version_exits_with_a_clear_error(trained_folder):
     result = invoke("evaluate", "robustness", "--model", trained_folder, "--eps", "0.1", "--version", "plus")
-    assert result.exit_code == 2 and "`--version` must be one of 'standard', 'fast', 'blackbox', got 'plus'" in result.output
+    assert result.exit_code == 2
+    assert "`--version` must be one of 'standard', 'fast', 'blackbox', got 'plus'" in result.output
 
 
 def test_eps_list_must_be_numbers(trained_folder):

@@ -41,8 +41,9 @@ class EvasionResult(ResultMixin):
             input units: for an unbounded attack, the size it takes to fool the model.
         eps: the bound an unbounded attack was scored against (``None``: not scored).
         eps_norm: the norm of ``eps`` (``"2"`` or ``"inf"``; ``None`` when not scored).
-        robust_accuracy_at_eps: with ``eps``, the share of samples whose adversarial is
-            classified correctly or lies farther than ``eps`` from the input, in [0, 1].
+        robust_accuracy_at_eps: with ``eps``, the share of samples classified correctly
+            whose adversarial is classified correctly too or lies farther than ``eps`` from the
+            input, in [0, 1].
     """
 
     attack: str
@@ -166,7 +167,8 @@ def evaluate(
     at_eps = None
     if eps is not None:
         size = linf if eps_norm == "inf" else l2
-        at_eps = float(((predictions == y) | (size > eps)).mean())
+        # A sample the model gets wrong unperturbed is broken at every eps.
+        at_eps = float((clean_correct & ((predictions == y) | (size > eps))).mean())
     return EvasionResult(
         attack=repr(attack),
         n_samples=len(x),
