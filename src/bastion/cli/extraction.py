@@ -23,6 +23,7 @@ from bastion.cli.common import (
     ApiKeyEnvOption,
     ClipOption,
     JsonOption,
+    ProgressOption,
     TrustCodeOption,
     TrustTypeOption,
     UrlOption,
@@ -31,6 +32,7 @@ from bastion.cli.common import (
     load_data,
     load_target,
     reported_errors,
+    show_progress,
 )
 from bastion.models import SCORES, LabelOnly, LeafIdentity, RoundedScores
 from bastion.validation import check_choice, check_scalar, check_seed
@@ -61,13 +63,18 @@ def build_extraction(
     seed_size: int,
     shifts: bool,
     seed: int,
+    progress: bool = False,
 ) -> Any:
-    """The extraction attack ``method`` over the attacker's unlabeled images."""
+    """The extraction attack ``method`` over the attacker's unlabeled images (``progress``: its bars)."""
     method = check_choice(method, "--method", METHODS)
     images = attacker_x.ndim == 4
     if method == "path-finding":
         return DecisionTreePathFinding(seed=seed)
-    extra = {"seed": seed} if epochs is None else {"epochs": epochs, "seed": seed}
+    extra = (
+        {"seed": seed, "progress": progress}
+        if epochs is None
+        else {"epochs": epochs, "seed": seed, "progress": progress}
+    )
     if method == "equation-solving":
         return EquationSolving(**extra)
     if method == "knockoff":
@@ -133,6 +140,7 @@ def extract(
     clip: ClipOption = None,
     url: UrlOption = None,
     api_key_env: ApiKeyEnvOption = DEFAULT_API_KEY_ENV,
+    progress: ProgressOption = True,
 ) -> None:
     """Steal a saved model through its prediction API and measure how faithful the copy is."""
     with reported_errors():
@@ -159,6 +167,7 @@ def extract(
             seed_size=seed_size,
             shifts=shifts,
             seed=seed,
+            progress=show_progress(progress, json_out),
         )
         result = attack.extract(target, budget=budget, x_eval=x_eval, y_eval=y_eval)
         if json_out is not None:
