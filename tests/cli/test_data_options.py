@@ -90,3 +90,23 @@ def test_train_takes_clip_too(tmp_path, raw_counts):
     )
     assert result.exit_code == 0, result.output
     assert "data rescaled linearly from [0, 16]" in " ".join(result.output.split())
+
+
+def test_far_below_the_accuracy_bastion_train_recorded_warns(tmp_path, digits):
+    import json
+
+    from bastion.models import io
+
+    folder = tmp_path / "m"
+    trained = invoke("train", "--data", "digits", "--arch", "mlp", "--epochs", "5", "--no-progress", "--out", folder)
+    assert trained.exit_code == 0, trained.output
+    assert 0.8 < io.recorded_accuracy(folder) <= 1
+    spec = json.loads((folder / "model.json").read_text())
+    (folder / "model.json").write_text(json.dumps({**spec, "test_accuracy": 0.99}))
+    # A tenth of the contrast: in range, above the 50% floor (about 70%), far below the recorded 99%.
+    dim = save_npz(tmp_path / "dim.npz", digits, lambda x: (x * 0.1).astype(np.float32))
+    result = fgsm(folder, dim)
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.output.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1, result.output
+    assert "far below its recorded accuracy 99%" in " ".join(result.output.split())

@@ -266,3 +266,11 @@ def test_load_refuses_an_unknown_need(tmp_path, tiny_module):
     path.write_bytes(export(tiny_module, SHAPE))
     with pytest.raises(ValidationError, match="`need` must be one of"):
         io.load(path, need="weights")
+
+
+def test_save_records_the_test_accuracy_and_refuses_one_outside_the_unit_interval(tmp_path, zoo_model):
+    folder = io.save(zoo_model, tmp_path / "model", test_accuracy=0.93)
+    assert io.recorded_accuracy(folder) == 0.93
+    assert io.recorded_accuracy(io.save(zoo_model, tmp_path / "plain")) is None
+    with pytest.raises(ValidationError, match="`test_accuracy` must be a float in"):
+        io.save(zoo_model, tmp_path / "bad", test_accuracy=1.5)

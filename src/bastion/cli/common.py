@@ -20,7 +20,7 @@ from bastion.cli.messages import cli_message
 from bastion.data.rescale import clipped_fraction, rescale
 from bastion.exceptions import BastionError, ValidationError
 from bastion.models import io
-from bastion.models.sanity import ScalingMismatchWarning
+from bastion.models.sanity import ScalingMismatchWarning, warn_if_low_accuracy
 
 console = Console()
 error_console = Console(stderr=True)
@@ -70,7 +70,9 @@ def reported_errors() -> Iterator[None]:
         print_error(error)
         raise typer.Exit(2) from error
     finally:
-        for warning in dict.fromkeys(str(w.message) for w in caught if w.category is ScalingMismatchWarning):
+        # The first says it; the library repeats it for each evaluation of the same data.
+        mismatch = [str(w.message) for w in caught if w.category is ScalingMismatchWarning][:1]
+        for warning in mismatch:
             error_console.print(f"[bold yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
         for other in caught:
             if other.category is not ScalingMismatchWarning:
@@ -177,7 +179,12 @@ def load_target(
 
 
 def check_compatible(model: Any, data: bastion.Dataset, model_path: Path | str) -> None:
-    """Refuse a dataset whose samples or classes do not fit the model."""
+    """Refuse a dataset whose samples, classes or value range do not fit the model.
+
+    For a model file, its clean accuracy on the test split is then checked against what it
+    should reach (and against the accuracy ``bastion train`` recorded): far below warns of a
+    scaling mismatch. Those predictions are not counted in the model's queries.
+    """
     if tuple(model.input_shape) != tuple(data.input_shape):
         raise ValidationError(
             f"the model in {model_path} expects samples of shape {tuple(model.input_shape)}, but dataset "
@@ -197,3 +204,9 @@ def check_compatible(model: Any, data: bastion.Dataset, model_path: Path | str) 
             f"[{low:g}, {high:g}] (the range eps is measured in); rescale it with --clip LOW,HIGH, e.g. "
             f"--clip {found_low:g},{found_high:g}, if that is the range your data comes in"
         )
+    if isinstance(model_path, Path):
+        before = model.queries
+        accuracy = float((model.predict(data.x_test) == data.y_test).mean())
+        if before == 0 and hasattr(model, "reset_queries"):
+            model.reset_queries()
+        warn_if_low_accuracy(accuracy, data.n_classes, len(data.y_test), recorded=io.recorded_accuracy(model_path))

@@ -70,7 +70,7 @@ def train(
         model = TorchModel(module, input_shape=dataset.input_shape, n_classes=dataset.n_classes)
         train_accuracy = float((model.predict(dataset.x_train) == dataset.y_train).mean())
         test_accuracy = float((model.predict(dataset.x_test) == dataset.y_test).mean())
-        folder = io.save(model, out)
+        folder = io.save(model, out, test_accuracy=test_accuracy)
 
     table = Table(title=f"bastion train: {arch} on {dataset.name}", min_width=60)
     table.add_column("field")

@@ -40,7 +40,7 @@ from bastion.models.onnx import OnnxModel
 from bastion.models.onnx_graph import read_onnx
 from bastion.models.sklearn import SklearnModel
 from bastion.models.torch import TorchModel, module_output_width
-from bastion.validation import check_choice
+from bastion.validation import check_choice, check_scalar
 
 SPEC_FILE = "model.json"
 WEIGHTS_FILE = "weights.safetensors"
@@ -112,13 +112,16 @@ def _write_spec(folder: Path, spec: dict[str, Any], data_file: str) -> None:
     (folder / SPEC_FILE).write_text(json.dumps(spec, indent=2) + "\n")
 
 
-def save(model: Any, path: str | Path) -> Path:
+def save(model: Any, path: str | Path, *, test_accuracy: float | None = None) -> Path:
     """Save a model to a folder that :func:`load` reads back without unpickling.
 
     Args:
         model: a :class:`TorchModel` whose module is a zoo architecture (``zoo.mlp``,
             ``zoo.small_cnn``), a :class:`SklearnModel`, or an :class:`OnnxModel`.
         path: the folder to write (created if needed; its model files are replaced).
+        test_accuracy: the model's accuracy on its test split, in [0, 1], recorded in the
+            spec (see :func:`recorded_accuracy`): a later run far below it is flagged as a
+            likely scaling mismatch.
 
     Returns:
         The folder's path.
@@ -132,6 +135,9 @@ def save(model: Any, path: str | Path) -> Path:
     folder = Path(path)
     if folder.exists() and not folder.is_dir():
         raise ValidationError(f"`path` must be a folder to save the model in, got the existing file {str(folder)!r}")
+    recorded = (
+        {} if test_accuracy is None else {"test_accuracy": check_scalar(test_accuracy, "test_accuracy", low=0, high=1)}
+    )
     if isinstance(model, TorchModel):
         if not isinstance(model.module, zoo.ZooNet):
             raise ValidationError(
@@ -153,7 +159,7 @@ def save(model: Any, path: str | Path) -> Path:
             "clip": list(model.clip),
             "preprocessing": None if model.preprocessing is None else {"mean": _listed(mean), "std": _listed(std)},
         }
-        _write_spec(folder, spec, WEIGHTS_FILE)
+        _write_spec(folder, {**spec, **recorded}, WEIGHTS_FILE)
     elif isinstance(model, SklearnModel):
         import skops.io
 
@@ -166,7 +172,7 @@ def save(model: Any, path: str | Path) -> Path:
             "n_classes": model.n_classes,
             "clip": list(model.clip),
         }
-        _write_spec(folder, spec, SKOPS_FILE)
+        _write_spec(folder, {**spec, **recorded}, SKOPS_FILE)
     elif isinstance(model, OnnxModel):
         folder.mkdir(parents=True, exist_ok=True)
         (folder / ONNX_FILE).write_bytes(model.proto.SerializeToString())
@@ -177,7 +183,7 @@ def save(model: Any, path: str | Path) -> Path:
             "clip": list(model.clip),
             "outputs": model.outputs,
         }
-        _write_spec(folder, spec, ONNX_FILE)
+        _write_spec(folder, {**spec, **recorded}, ONNX_FILE)
     else:
         raise InputTypeError(
             f"`model` must be a TorchModel (zoo architecture), SklearnModel or OnnxModel, got {type(model).__name__}"
@@ -194,6 +200,17 @@ def _depth(value: Any) -> int:
         children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
         pending.extend((child, depth + 1) for child in children)
     return deepest
+
+
+def recorded_accuracy(path: str | Path) -> float | None:
+    """The test accuracy :func:`save` recorded in a model folder's spec; ``None`` for other files or none recorded."""
+    path = Path(path)
+    if not (path / SPEC_FILE).is_file():
+        return None
+    value = read_spec(path).get("test_accuracy")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        return None
+    return float(value)
 
 
 def read_spec(path: str | Path) -> dict[str, Any]:
