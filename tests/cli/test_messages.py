@@ -102,6 +102,7 @@ def test_a_non_number_for_a_float_flag_is_one_line(trained_folder):
     [
         ("robustness(version='standard') needs a model with", "`bastion evaluate robustness --version standard`"),
         ("`n_samples` must be an int", "--n-samples must be an int"),
+        ("Use OnnxModel for black-box attacks instead", "in `bastion evaluate robustness`, --version blackbox"),
         ("`unknown_thing` must be", "`unknown_thing` must be"),
     ],
 )

@@ -53,6 +53,11 @@ TRANSLATIONS: tuple[tuple[str, str], ...] = (
         "use --method loss or --method confidence, which train none",
     ),
     (r"\brobustness\(version='(\w+)'\)", r"`bastion evaluate robustness --version \1`"),
+    (
+        r"Use OnnxModel for black-box attacks instead",
+        "use a black-box attack instead (--attack square or --attack hopskipjump; in `bastion evaluate "
+        "robustness`, --version blackbox)",
+    ),
 )
 # Attack classes, as `bastion attack evasion` selects them (only for commands with --attack).
 ATTACK_CLASSES: tuple[tuple[str, str], ...] = (
