@@ -107,6 +107,9 @@ def _sample(y: np.ndarray, n_samples: int | None, seed: int, target: int | None)
         "  bastion attack evasion --model model/ --data digits --attack pgd --eps 1.5 --norm 2 --steps 50\n\n"
         "  bastion attack evasion --model model/ --data digits --attack fgsm --eps 0.05 --targeted 3\n\n"
         "  bastion attack evasion --model model.onnx --data digits --attack square --eps 0.1 --max-queries 500\n\n"
+        "  bastion attack evasion --model model/ --attack hopskipjump --max-queries 1000 --eps 1.5\n\n"
+        "hopskipjump and cw are unbounded: they report the median size of their successful perturbations, "
+        "and --eps scores them against a bound (in their norm, L2 by default).\n\n"
         "Options that an attack does not take are refused, e.g. --steps with fgsm."
     ),
 )
