@@ -84,7 +84,7 @@ def bastion_verdict(path: Path, case: Case) -> str:
     if case.check is None:
         return "flagged" if not report.clean else "clean"
     fired = {(f.check, f.severity) for f in report.findings}
-    return f"caught ({report.max_severity})" if (case.check, case.severity) in fired else "missed"
+    return f"caught ({report.max_severity})" if (case.check, case.severity) in fired else "not caught"
 
 
 def picklescan_verdict(path: Path, case: Case) -> str:
@@ -98,7 +98,7 @@ def picklescan_verdict(path: Path, case: Case) -> str:
         return "error (parse)"
     if result.suspicious_count:
         return "suspicious only"
-    return "clean" if case.check is None else "missed"
+    return "clean" if case.check is None else "not caught"
 
 
 def fickling_verdict(path: Path, case: Case) -> str:
@@ -120,7 +120,7 @@ def fickling_verdict(path: Path, case: Case) -> str:
         return f"flagged ({label})" if case.check is None else f"caught ({label})"
     if any(r.errors for r in results):
         return "error (parse)"
-    return "clean" if case.check is None else "missed"
+    return "clean" if case.check is None else "not caught"
 
 
 def run_corpus(root: Path) -> list[tuple[Case, str, str, str]]:
