@@ -277,7 +277,7 @@ class SquareAttack(EvasionAttack):
         return delta * per_sample(self.eps / l2_norms(delta), delta)
 
     def _step_linf(self, x, best, p, planes, clip, generator) -> torch.Tensor:
-        channels, height, width = planes
+        _, height, width = planes
         side = _window_side_linf(p, height, width)
         rows, cols = _window_origins(len(x), side, (height, width), generator, self.reference_windows)
         window = _window_mask(_window_offsets(rows, cols, (height, width)), side).to(x.device)
