@@ -136,12 +136,12 @@ def ascent(
             values, success = answer if isinstance(answer, tuple) else (answer, None)
             (gradient,) = torch.autograd.grad(values.sum(), point)
         if success is not None:
-            newly = success & ~found
+            newly = success > found  # succeeded now, not before
             if newly.any():
-                # Only the samples that just succeeded are copied: the iterate they succeeded at.
+                # The samples that just succeeded keep the iterate they succeeded at.
                 if best is None:
                     best = torch.empty_like(x)
-                best[newly] = adversarial[newly]
+                torch.where(per_sample(newly, x), adversarial, best, out=best)
                 found |= newly
         if norm == "inf":
             adversarial.add_(gradient.sign_(), alpha=alpha).sub_(x).clamp_(-eps, eps)
