@@ -76,16 +76,27 @@ def floor_run(module: nn.Module, x: np.ndarray, y: np.ndarray, passes: int) -> C
     return run
 
 
-def interleaved(contenders: dict[str, Callable[[], object]], repeats: int) -> tuple[dict, dict]:
+def interleaved(
+    contenders: dict[str, Callable[[], object]], repeats: int, *, warmup: bool = False, rotate: bool = False
+) -> tuple[dict, dict]:
     """Run each contender ``repeats`` times, round-robin, so that load from other processes
-    hits all of them alike. Returns the median ``(cpu, wall)`` seconds and the last result of each."""
+    hits all of them alike. With ``warmup`` each runs once untimed first (first-call costs of
+    the allocator and the kernels); with ``rotate`` the order shifts by one every round, so no
+    contender always runs first. Returns the median ``(cpu, wall)`` seconds and the last result
+    of each."""
     times: dict[str, list[tuple[float, float]]] = {name: [] for name in contenders}
     results: dict[str, object] = {}
-    for _ in range(repeats):
-        for name, run in contenders.items():
+    names = list(contenders)
+    if warmup:
+        for name in names:
+            torch.manual_seed(0)
+            contenders[name]()
+    for round_ in range(repeats):
+        shift = round_ % len(names) if rotate else 0
+        for name in names[shift:] + names[:shift]:
             torch.manual_seed(0)
             wall, cpu = time.perf_counter(), time.process_time()
-            results[name] = run()
+            results[name] = contenders[name]()
             times[name].append((time.process_time() - cpu, time.perf_counter() - wall))
     medians = {
         name: (statistics.median(t[0] for t in pairs), statistics.median(t[1] for t in pairs))
