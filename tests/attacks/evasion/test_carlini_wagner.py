@@ -84,6 +84,21 @@ def test_pixels_exactly_on_the_range_edges_move():
     assert model.predict(x_adv)[0] == 1
 
 
+def test_line_search_shortens_perturbations_without_losing_a_success(digits, digits_mlp):
+    x, y = digits.x_test[:40], digits.y_test[:40]
+    settings = {"steps": 30, "lr": 0.05, "binary_search_steps": 2}
+
+    plain = CarliniWagnerL2(line_search_steps=0, **settings).generate(digits_mlp, x, y)
+    searched = CarliniWagnerL2(**settings).generate(digits_mlp, x, y)
+
+    fooled = digits_mlp.predict(plain) != y
+    plain_l2 = np.linalg.norm((plain - x).reshape(len(x), -1), axis=1)
+    searched_l2 = np.linalg.norm((searched - x).reshape(len(x), -1), axis=1)
+    assert np.all(digits_mlp.predict(searched)[fooled] != y[fooled])
+    assert np.all(searched_l2 <= plain_l2 + 1e-6)
+    assert searched_l2[fooled].mean() < plain_l2[fooled].mean()
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
@@ -92,6 +107,7 @@ def test_pixels_exactly_on_the_range_edges_move():
         ({"lr": -0.01}, r"`lr` must be a float in \(0, inf\), got -0.01"),
         ({"confidence": -1.0}, r"`confidence` must be a float in \[0, inf\), got -1.0"),
         ({"binary_search_steps": 0}, r"`binary_search_steps` must be an int in \[1, inf\), got 0"),
+        ({"line_search_steps": -1}, r"`line_search_steps` must be an int in \[0, inf\), got -1"),
     ],
 )
 def test_bad_hyperparameters_are_refused(kwargs, message):

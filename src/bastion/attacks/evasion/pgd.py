@@ -117,14 +117,14 @@ def ascent(
         A detached tensor like ``x``, inside the ball and ``clip`` (up to the final
         projection the caller applies).
     """
-    # One buffer for the iterate and one for the step direction, updated in place: beside the
-    # forward and backward pass a step allocates nothing of the batch's size. The arithmetic
-    # is the textbook ``x + Proj(x_t + alpha * d - x)``, operation for operation.
+    # One buffer for the iterate, updated in place, and the step direction written over the
+    # gradient autograd hands back: beside the forward and backward pass a step allocates
+    # nothing of the batch's size. The arithmetic is the textbook ``x + Proj(x_t + alpha * d - x)``
+    # (for L-inf, ``x_t + alpha * sign(g)`` in one fused add, exact since ``alpha * (+-1)`` is).
     if random_start:
         adversarial = clip_to_range(x + start_in_ball(x.shape, norm, eps, generator, x.device), clip)
     else:
         adversarial = x.clone()
-    direction = torch.empty_like(x)
     radius = None if norm == "inf" else torch.full((len(x),), float(eps), device=x.device)
     best = None
     found = torch.zeros(len(x), dtype=torch.bool, device=x.device)
@@ -136,21 +136,17 @@ def ascent(
             values, success = answer if isinstance(answer, tuple) else (answer, None)
             (gradient,) = torch.autograd.grad(values.sum(), point)
         if success is not None:
-            newly = success & ~found
+            newly = success > found  # succeeded now, not before
             if newly.any():
-                # Only the samples that just succeeded are copied: the iterate they succeeded at.
+                # The samples that just succeeded keep the iterate they succeeded at.
                 if best is None:
                     best = torch.empty_like(x)
-                best[newly] = adversarial[newly]
+                torch.where(per_sample(newly, x), adversarial, best, out=best)
                 found |= newly
         if norm == "inf":
-            torch.sign(gradient, out=direction)
+            adversarial.add_(gradient.sign_(), alpha=alpha).sub_(x).clamp_(-eps, eps)
         else:
-            torch.div(gradient, per_sample(l2_norms(gradient) + _TINY, gradient), out=direction)
-        adversarial.add_(direction.mul_(alpha)).sub_(x)
-        if norm == "inf":
-            adversarial.clamp_(-eps, eps)
-        else:
+            adversarial.add_(gradient.div_(per_sample(l2_norms(gradient) + _TINY, gradient)).mul_(alpha)).sub_(x)
             adversarial.mul_(per_sample(torch.clamp(radius / (l2_norms(adversarial) + _TINY), max=1.0), x))
         adversarial.add_(x).clamp_(clip[0], clip[1])
     if best is None:
