@@ -20,12 +20,13 @@ def test_help_lists_every_command_with_its_own_short_help():
     assert real == COMMANDS
 
 
-def test_help_does_not_import_torch():
+def test_help_imports_neither_torch_nor_the_rich_help_layout():
     code = (
         "import sys; sys.argv = ['bastion', '--help']\n"
         "from bastion.cli import main\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "assert 'torch' not in sys.modules and 'sklearn' not in sys.modules, 'heavy import'"
+        "assert 'torch' not in sys.modules and 'sklearn' not in sys.modules, 'heavy import'\n"
+        "assert 'typer.rich_utils' not in sys.modules, 'rich help layout imported'"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
