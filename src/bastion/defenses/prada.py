@@ -18,7 +18,7 @@ flagged while ``W < delta`` (0.9 in the authors' code, which these rules follow)
 Bounded state (the paper's sets grow without limit): each class keeps at most
 ``max_set_size`` members of ``G_c`` (later far queries are measured but no longer added)
 and the last ``max_distances`` recorded distances. Memory per client is at most
-``n_classes * (max_set_size * d * 4 + max_distances * 8)`` bytes for ``d`` features: for
+``n_classes * (max_set_size * (d + 1) * 4 + max_distances * 8)`` bytes for ``d`` features: for
 digits (``d = 64``, 10 classes) with the defaults, about 2.6 MB + 0.04 MB.
 
 Known limit: the test looks at distances only. An attacker who spaces its queries like
@@ -66,6 +66,7 @@ class PRADAStatus(ResultMixin):
 @dataclass
 class _Client:
     growing: dict[int, np.ndarray] = field(default_factory=dict)
+    norms: dict[int, np.ndarray] = field(default_factory=dict)
     members: dict[int, int] = field(default_factory=dict)
     member_distances: dict[int, list[float]] = field(default_factory=dict)
     thresholds: dict[int, float] = field(default_factory=dict)
@@ -167,16 +168,23 @@ class PRADA(ParamsReprMixin):
         if label not in state.growing:
             state.growing[label] = np.empty((self.max_set_size, row.size), dtype=np.float32)
             state.growing[label][0] = row
+            state.norms[label] = np.empty(self.max_set_size, dtype=np.float32)
+            state.norms[label][0] = row @ row
             state.members[label] = 1
             state.member_distances[label] = [0.0]
             state.thresholds[label] = 0.0
             state.distances[label] = deque(maxlen=self.max_distances)
         else:
-            members = state.growing[label][: state.members[label]]
-            nearest = float(np.sqrt(np.min(np.sum((members - row) ** 2, axis=1))))
+            count = state.members[label]
+            members = state.growing[label][:count]
+            # ||m - x||^2 = ||m||^2 - 2 m.x + ||x||^2 finds the nearest member with one
+            # matrix-vector product; its distance is then computed exactly (duplicates give 0).
+            closest = int(np.argmin(state.norms[label][:count] - 2.0 * (members @ row)))
+            nearest = float(np.sqrt(np.sum((members[closest] - row) ** 2)))
             state.distances[label].append(nearest)
             if nearest > state.thresholds[label] and state.members[label] < self.max_set_size:
                 state.growing[label][state.members[label]] = row
+                state.norms[label][state.members[label]] = row @ row
                 state.members[label] += 1
                 state.member_distances[label].append(nearest)
                 known = np.asarray(state.member_distances[label])

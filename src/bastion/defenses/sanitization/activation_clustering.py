@@ -63,6 +63,14 @@ class ActivationClustering(ModelSanitizer):
         )
 
     def _reduce(self, features: np.ndarray) -> np.ndarray:
+        # Dead ReLU units give constant columns. They carry nothing to cluster on, and they
+        # break FastICA: with about as many units as rows (a small class), its whitening gives
+        # constant sources, which its unit-variance rescaling divides by (NaN). PCA's
+        # projection does not change without them (their loadings are zero).
+        varying = np.ptp(features, axis=0) > 0
+        if not varying.any():
+            return np.zeros((len(features), 1))
+        features = features[:, varying]
         k = min(self.n_components, features.shape[1], len(features) - 1)
         if self.reduction == "pca":
             return PCA(n_components=k, random_state=self.seed).fit_transform(features)
