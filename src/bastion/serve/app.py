@@ -23,6 +23,7 @@ import hashlib
 import json
 import logging
 import os
+import sys
 import time
 from collections.abc import Callable
 from contextlib import asynccontextmanager
@@ -515,6 +516,19 @@ class ServeSettings:
         return json.dumps(asdict(self))
 
 
+class _CurrentStderrHandler(logging.StreamHandler):
+    """Writes each record to ``sys.stderr`` as it is when the record is logged, not as it was when
+    the app was built (an embedding program, or a test's output capture, may have replaced it since)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        """The stream is always the current ``sys.stderr``; the value logging assigns is ignored."""
+
+
 def build_app(settings: ServeSettings) -> FastAPI:
     """Scan the model file (:func:`bastion.scan.check_before_load`), load it only through
     :func:`bastion.models.io.load`, open the store and build the app.
@@ -532,7 +546,7 @@ def build_app(settings: ServeSettings) -> FastAPI:
     torch.set_num_threads(1)  # requests run in parallel threads: one core each
     gateway_logger = logging.getLogger("bastion.serve")
     if not gateway_logger.handlers:
-        handler = logging.StreamHandler()
+        handler = _CurrentStderrHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         gateway_logger.addHandler(handler)
         gateway_logger.setLevel(logging.INFO)
