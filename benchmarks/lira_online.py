@@ -69,13 +69,17 @@ def markdown(results: dict, n_reference: int, workers: int) -> str:
     lines = [
         "## Membership inference: online vs offline LiRA",
         "",
-        f"`{COMMAND}` — {machine()}, {workers} worker processes. {N_MEMBERS} digits members, "
-        f"{N_NONMEMBERS} non-members, overfit `zoo.mlp` target (300 full-batch epochs, lr 0.01, no weight "
-        f"decay); {n_reference} reference models per LiRA, trained with the target's schedule, fixed "
-        "variance. Online LiRA (Carlini et al. 2022, Sec. IV.B) trains on random halves of the 1,000 "
-        "candidates (each candidate in exactly half the models, local backend); offline LiRA on 500-record "
-        "subsets of a disjoint 797-record pool. With 500 non-members, TPR at 0.1% FPR is the TPR at zero "
-        "false positives. Seconds include training the reference models on a machine shared with other jobs.",
+        "What: how many training records online LiRA (Carlini et al. 2022, Sec. IV.B: reference models "
+        "trained with and without each candidate) finds at low false-positive rates, against offline LiRA "
+        "(reference models that never saw the candidates). Peer: bastion's offline LiRA and loss-threshold "
+        f"attack on the same target. Data: {N_MEMBERS} digits members and {N_NONMEMBERS} non-members of an "
+        "overfit `zoo.mlp` target (300 full-batch epochs, lr 0.01); "
+        f"{n_reference} reference models per LiRA with the target's schedule and a fixed variance, online on "
+        "random halves of the 1,000 candidates, offline on 500-record subsets of a disjoint 797-record pool. "
+        f"With {N_NONMEMBERS} non-members, TPR at 0.1% FPR is the TPR at zero false positives. Seconds "
+        "include training the reference models.",
+        "",
+        f"Command: `{COMMAND}`. Machine: {machine()}, {workers} worker processes.",
         "",
         "| attack | AUC | TPR @ 0.1% FPR | TPR @ 1% FPR | seconds (fit + score) |",
         "| --- | ---: | ---: | ---: | ---: |",

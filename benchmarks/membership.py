@@ -129,18 +129,20 @@ def markdown(results: dict, accuracy: dict, seeds: int, n_shadow: int, n_referen
     lines = [
         "## Membership inference: overfit vs regularised digits MLP",
         "",
-        f"`{COMMAND}` — {machine()}. {seeds} splits of the 1,797 digits into {N_MEMBERS} members, "
-        f"{N_NONMEMBERS} non-members and a {1797 - N_MEMBERS - N_NONMEMBERS}-record attacker pool; scores "
-        f"pooled over the splits ({N_MEMBERS * seeds} members, {N_NONMEMBERS * seeds} non-members). Targets: "
-        "`zoo.mlp` (128 hidden) trained on the members, overfit = 300 full-batch epochs at lr 0.01 without "
-        "weight decay, regularised = stopped early at 20 epochs, with weight decay 0.01. Shadow models "
-        f"({n_shadow} per split) and LiRA reference models ({n_reference} per split, offline, global variance) "
-        f"train on {N_MEMBERS}-record subsets of the pool with the target's schedule. Balanced accuracy is at "
-        "the best threshold in hindsight. Train/test accuracy are means over the splits; the loss gap is the "
-        "mean cross-entropy on non-members minus that on members (nats), the generalisation error that Yeom "
-        "et al. bound the loss attack's advantage (2 x balanced accuracy - 1) with. The peer row is ART "
-        f"{art.__version__}'s `MembershipInferenceBlackBoxRuleBased` (label-only: member iff classified "
-        "correctly) on the same module; its one threshold makes its AUC equal its balanced accuracy.",
+        "What: how well four membership-inference attacks (loss and confidence thresholds, shadow models, "
+        "offline LiRA) tell the training records of a digits MLP from unseen ones, on an overfit and a "
+        f"regularised model. Peer: ART {art.__version__}'s `MembershipInferenceBlackBoxRuleBased` (label-only: "
+        "member iff classified correctly; one threshold, so its AUC equals its balanced accuracy). Data: "
+        f"{seeds} random splits of the 1,797 digits into {N_MEMBERS} members, {N_NONMEMBERS} non-members and a "
+        f"{1797 - N_MEMBERS - N_NONMEMBERS:,}-record attacker pool, scores pooled over the splits "
+        f"({N_MEMBERS * seeds:,} members, {N_NONMEMBERS * seeds:,} non-members). Targets: `zoo.mlp` (128 hidden) "
+        "trained on the members, overfit = 300 full-batch epochs at lr 0.01, regularised = 20 epochs with "
+        f"weight decay 0.01. Shadow models ({n_shadow} per split) and LiRA reference models ({n_reference} per "
+        f"split) train on {N_MEMBERS}-record subsets of the pool with the target's schedule. Balanced accuracy "
+        "is at the best threshold in hindsight; the loss gap is the mean cross-entropy on non-members minus "
+        "that on members (nats).",
+        "",
+        f"Command: `{COMMAND}`. Machine: {machine()}.",
         "",
         "| target | train acc | test acc | loss gap (nats) | attack | AUC | TPR @ 0.1% FPR | TPR @ 1% FPR |"
         " balanced acc | seconds (fit + score) |",
@@ -156,15 +158,20 @@ def markdown(results: dict, accuracy: dict, seeds: int, n_shadow: int, n_referen
                 f"{r.balanced_accuracy:.1%} | {r.seconds:.1f} |"
             )
     overfit_lira, overfit_loss = results["overfit", "lira"], results["overfit", "loss"]
+    peer = results["overfit", PEER]
     lower = [a for a in ATTACKS if results["regularised", a].auc < results["overfit", a].auc]
+    effect = (
+        "regularisation lowers every attack's AUC"
+        if len(lower) == len(ATTACKS)
+        else f"regularisation lowers the AUC of {', '.join(lower) or 'no attack'}"
+    )
     lines += [
         "",
-        f"On the overfit model LiRA finds {overfit_lira.tpr_at_fpr_1pct:.1%} of the members at 1% FPR, the loss "
-        f"threshold {overfit_loss.tpr_at_fpr_1pct:.1%}. Regularisation lowers the AUC of "
-        f"{len(lower)} of the {len(ATTACKS)} attacks ({', '.join(lower) or 'none'}).",
+        f"On the overfit model LiRA finds {overfit_lira.tpr_at_fpr_1pct:.1%} of the members at 1% FPR against the "
+        f"loss threshold's {overfit_loss.tpr_at_fpr_1pct:.1%} and the label-only peer's "
+        f"{peer.tpr_at_fpr_1pct:.1%}; {effect}.",
         "",
-        "ROC curves (log-log, as Carlini et al. plot them): "
-        "[overfit](membership_roc_overfit.png), [regularised](membership_roc_regularised.png).",
+        "ROC curves (log-log, as Carlini et al. plot them; the legend names curves that coincide):",
         "",
         "![overfit](membership_roc_overfit.png) ![regularised](membership_roc_regularised.png)",
     ]

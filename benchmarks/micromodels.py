@@ -306,19 +306,23 @@ def markdown(rows, points, cells, seconds: float, command: str) -> tuple[str, st
         [
             "## Micro-models (Cretu et al. 2008): sanitizing an HTTP anomaly sensor's training data",
             "",
-            f"Measured by `{command}` ({machine()}); what: detection and false positives on a held-out stream of"
-            " Anagram and PAYL trained on web traffic with 1.5% attacks, with and without micro-model sanitization"
-            f" (one micro-model per {HEADLINE_S / 3600:g} h, V = {HEADLINE_V}); peer: the same sensor trained on the"
-            " unsanitized stream (the paper's baseline) and on the clean part only (an oracle). Full tables, sweeps"
-            " and the scale run: [micromodels.md](micromodels.md).",
+            "What: attack detection and false positives of two HTTP anomaly sensors (Anagram, PAYL) trained on"
+            " web traffic with 1.5% attacks hidden in it, with and without micro-model sanitization (one"
+            f" micro-model per {HEADLINE_S / 3600:g} h of traffic, V = {HEADLINE_V}). Peer: the same sensor trained"
+            " on the unsanitized stream (the paper's baseline) and on the clean part only (an oracle). Data:"
+            f" `http_traffic({N_TRAIN:,}, attack_rate={TRAIN_ATTACKS})` (synthetic web traffic generated locally),"
+            f" scored on a held-out stream of {N_TEST:,} requests with {TEST_ATTACKS:.0%} attacks. Full tables,"
+            " sweeps and the scale run: [micromodels.md](micromodels.md).",
+            "",
+            f"Command: `{command}`. Machine: {machine()}.",
             "",
             "| sensor | trained on | detection | false positives |",
             "|---|---|---:|---:|",
             *(f"| {r['sensor']} | {r['model']} | {pct(r['detection'])} | {pct(r['false_positive'])} |" for r in rows),
             "",
-            "Attacks hidden in the training stream teach the unsanitized sensor their content; micro-model voting"
-            " removes most of them and brings Anagram's detection back near the clean-data sensor's at about the"
-            " same false-positive rate, while PAYL gains less and pays in false positives.",
+            "Micro-model voting removes most of the hidden attacks and brings Anagram's detection back near the"
+            " clean-data sensor's at about the same false-positive rate, while PAYL gains less and pays in false"
+            " positives.",
         ]
     )
     return figures, summary

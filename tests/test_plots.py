@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib
+import numpy as np
 import pytest
 
 from bastion.attacks.inference import membership_metrics
@@ -49,3 +50,20 @@ def test_roc_figure_names_a_curve_hidden_under_an_identical_one():
     legend = [text.get_text() for text in roc_figure({"loss": result, "confidence": result}).axes[0].get_legend().texts]
     assert "same curve as loss" in legend[1]
     assert "same curve" not in legend[0]
+
+
+def test_roc_figure_names_a_curve_that_nearly_coincides_and_not_a_distinct_one():
+    from bastion.plots import roc_figure
+
+    rng = np.random.default_rng(0)
+    members, nonmembers = rng.normal(1.0, 1.0, 400), rng.normal(0.0, 1.0, 400)
+    loss = membership_metrics(members, nonmembers)
+    # Scores nudged by a little noise: a few pairs swap, the curve is the same to the eye but not bit for bit.
+    nudged = members + rng.normal(0.0, 0.01, 400)
+    confidence = membership_metrics(nudged, nonmembers)
+    assert confidence.roc_tpr != loss.roc_tpr
+    other = membership_metrics(rng.normal(2.0, 1.0, 400), nonmembers)
+    figure = roc_figure({"loss": loss, "confidence": confidence, "shadow": other})
+    legend = [text.get_text() for text in figure.axes[0].get_legend().texts]
+    assert "same curve as loss" in legend[1]
+    assert "same curve" not in legend[2]

@@ -148,22 +148,26 @@ def roc_figure(results: Mapping[str, Any], *, title: str = "Membership inference
     """
     if not results:
         raise ValidationError("`results` must hold at least one MembershipResult to plot, got none")
-    figure, axes = new_figure((5.5, 5))
+    figure, axes = new_figure((5.5, 5.2 + 0.22 * len(results)))
     floor = 1.0
-    drawn: dict[tuple[bytes, bytes], str] = {}
-    for label, result in results.items():
+    drawn: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for index, (label, result) in enumerate(results.items()):
         fpr, tpr = np.asarray(result.roc_fpr), np.asarray(result.roc_tpr)
         shown = (fpr > 0) & (tpr > 0)
         floor = min(floor, 1.0 / result.n_nonmembers)
-        curve = (fpr[shown].tobytes(), tpr[shown].tobytes())
-        same = drawn.setdefault(curve, label)
-        # A curve identical to one already drawn would hide under it: dash it and say so.
-        note = f", same curve as {same}" if same != label else ""
+        # A curve (nearly) identical to one already drawn would hide under it: dash it,
+        # draw it thinner on top, and say so in the legend.
+        same = next((name for name, curve in drawn.items() if _curves_coincide(curve, (fpr, tpr))), None)
+        drawn[label] = (fpr, tpr)
+        note = "" if same is None else f", same curve as {same}, dashed"
         axes.plot(
             fpr[shown],
             tpr[shown],
             drawstyle="steps-post",
-            linestyle="--" if note else "-",
+            color=f"C{index}",
+            linestyle="--" if same else "-",
+            linewidth=1.2 if same else 2.0,
+            zorder=3 if same else 2,
             label=f"{label} (AUC {result.auc:.3f}, TPR@1%FPR {result.tpr_at_fpr_1pct:.1%}{note})",
         )
     axes.plot([floor, 1], [floor, 1], linestyle="--", color="grey", linewidth=1, label="chance")
@@ -174,8 +178,24 @@ def roc_figure(results: Mapping[str, Any], *, title: str = "Membership inference
     axes.set_xlabel("false-positive rate")
     axes.set_ylabel("true-positive rate")
     axes.set_title(title)
-    axes.legend(fontsize=7, loc="lower right")
+    # Below the axes, so the legend never covers the low-FPR end of a curve.
+    axes.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12))
     return figure
+
+
+def _curves_coincide(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> bool:
+    """Whether two ROC curves ``(fpr, tpr)`` would cover each other on log-log axes: their TPRs
+    within 0.02 decades (5%) of each other at 95% of their non-zero false-positive rates."""
+    grid = np.union1d(a[0], b[0])
+    grid = grid[grid > 0]
+
+    def log_tpr_at(curve: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        order = np.argsort(curve[0], kind="stable")
+        fpr, tpr = curve[0][order], curve[1][order]
+        index = np.clip(np.searchsorted(fpr, grid, side="right") - 1, 0, len(fpr) - 1)
+        return np.log10(np.maximum(tpr[index], 1e-9))
+
+    return grid.size > 0 and bool(np.mean(np.abs(log_tpr_at(a) - log_tpr_at(b)) <= 0.02) >= 0.95)
 
 
 def plot_roc(
@@ -281,14 +301,40 @@ def fidelity_figure(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]
     return figure
 
 
-def privacy_figure(epsilons: Sequence[float], accuracies: Sequence[float], *, baseline: float | None = None) -> Figure:
-    """PATE student accuracy against the privacy cost epsilon, beside a non-private baseline."""
+def gateway_figure(
+    policies: Sequence[str], fidelity: Sequence[float], first_alerts: Sequence[int | None], *, quota: int
+) -> Figure:
+    """Extraction fidelity (in [0, 1]) through the gateway per output policy, PRADA's first alert on each bar."""
+    figure, axes = new_figure((6, 3.6))
+    positions = np.arange(len(policies))
+    axes.bar(positions, [100 * f for f in fidelity], color=[f"C{i}" for i in range(len(policies))])
+    for position, value, alert in zip(positions, fidelity, first_alerts):
+        mark = "no PRADA alert" if alert is None else f"PRADA alert @ {alert}"
+        axes.text(position, 100 * value + 1, mark, ha="center", va="bottom", fontsize=7)
+    axes.set_xticks(positions, list(policies))
+    axes.set_ylim(0, 110)
+    _percent_axes(axes, f"extraction through the gateway, {quota} queries per key", "output policy", "agreement (%)")
+    return figure
+
+
+def privacy_figure(
+    epsilons: Sequence[float],
+    accuracies: Sequence[float],
+    *,
+    baseline: float | None = None,
+    epsilon_label: str = "epsilon (data-dependent)",
+) -> Figure:
+    """PATE student accuracy against the privacy cost epsilon, beside a non-private baseline.
+
+    ``epsilon_label`` names which epsilon is on the x axis (the published one, or the
+    data-dependent one that is not safe to publish).
+    """
     figure, axes = new_figure((6, 3.6))
     order = np.argsort(epsilons)
     axes.plot(np.asarray(epsilons)[order], 100 * np.asarray(accuracies)[order], marker="o", label="PATE student")
     if baseline is not None:
         axes.axhline(100 * baseline, color="grey", linestyle="--", label="the model without privacy")
-    _percent_axes(axes, "PATE: student accuracy against privacy cost", "epsilon (data-dependent)", "accuracy (%)")
+    _percent_axes(axes, "PATE: student accuracy against privacy cost", epsilon_label, "accuracy (%)")
     axes.legend(fontsize=8)
     return figure
 

@@ -21,6 +21,8 @@ examples = 2
 enabled = false
 [poisoning]
 enabled = false
+[gateway]
+enabled = false
 """
 
 

@@ -39,7 +39,8 @@ def test_the_schema_refuses_broken_results(quick_results, break_it):
 
 def test_results_hold_the_model_sha256_and_every_section(quick_results):
     assert len(quick_results["model"]["sha256"]) == 64
-    assert {cell["section"] for cell in quick_results["cells"]} == {"evasion", "duplication", "poisoning", "model_file"}
+    sections = {cell["section"] for cell in quick_results["cells"]}
+    assert sections == {"evasion", "duplication", "poisoning", "gateway", "model_file"}
     assert quick_results["counts"]["failed"] == 0
     assert {"clean_accuracy", "robust_accuracy@0.1", "extraction_fidelity@300"} <= set(quick_results["metrics"])
 

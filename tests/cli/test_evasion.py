@@ -84,7 +84,7 @@ def test_unknown_attack_lists_the_registry(trained_folder):
 def test_bad_attack_value_is_named(trained_folder):
     result = attack(trained_folder, "--attack", "pgd", "--eps", "-0.1")
     assert result.exit_code == 2
-    assert "`eps` must be a float in [0, inf), got -0.1" in result.output
+    assert "--eps must be a float in [0, inf), got -0.1" in result.output
 
 
 def test_gradient_attack_on_a_scikit_learn_model_says_what_is_missing(tmp_path, digits):
@@ -93,7 +93,7 @@ def test_gradient_attack_on_a_scikit_learn_model_says_what_is_missing(tmp_path, 
     folder = io.save(SklearnModel(estimator, input_shape=(1, 8, 8)), tmp_path / "sk")
     result = attack(folder, "--attack", "pgd", "--eps", "0.1")
     assert result.exit_code == 2
-    assert "PGD needs a model with 'gradients'" in result.output
+    assert "--attack pgd needs a model with 'gradients'" in result.output
 
 
 def test_black_box_attack_runs_on_a_scikit_learn_model(tmp_path, breast_cancer, breast_cancer_logistic):
@@ -191,3 +191,24 @@ def test_n_samples_defaults_to_the_whole_test_split(trained_folder):
     )
     assert result.exit_code == 0, result.output
     assert "(450 samples)" in " ".join(result.output.split())
+
+
+def test_unbounded_attack_reports_the_median_perturbation_of_its_successes(trained_folder, tmp_path):
+    result = attack(trained_folder, "--attack", "cw", "--steps", "20", json_path=tmp_path / "r.json")
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "median perturbation" in text and "with median perturbations of L2" in text
+    assert "no eps bound applied" in text and "pass --eps to score it against a bound" in text
+    record = json.loads((tmp_path / "r.json").read_text())
+    assert record["unbounded"] is True and record["eps"] is None and record["perturbation_l2_median"] > 0
+
+
+def test_eps_scores_an_unbounded_attack_against_a_bound(trained_folder, tmp_path):
+    result = attack(trained_folder, "--attack", "cw", "--steps", "20", "--eps", "0.5", json_path=tmp_path / "r.json")
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "robust accuracy at eps 0.5" in text
+    assert "scored against eps 0.5 (L2), robust accuracy is" in text
+    record = json.loads((tmp_path / "r.json").read_text())
+    assert record["eps"] == 0.5 and record["eps_norm"] == "2"
+    assert record["robust_accuracy"] <= record["robust_accuracy_at_eps"] <= record["clean_accuracy"]

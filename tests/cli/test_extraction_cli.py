@@ -57,7 +57,7 @@ def test_label_only_jacobian_reports_the_transfer_rate(trained_folder):
 def test_budget_below_the_minimum_fails_with_one_line(trained_folder):
     result = invoke("attack", "extract", "--model", trained_folder, "--method", "equation-solving", "--budget", "10")
     assert result.exit_code == 2
-    assert "`budget` must be at least 65" in result.output
+    assert "--budget must be at least 65" in result.output
 
 
 def test_equation_solving_on_a_label_only_target_names_scores(trained_folder):

@@ -55,7 +55,7 @@ def test_pate_command_refuses_more_teachers_than_private_samples():
 def test_pate_command_refuses_a_non_positive_sigma():
     result = runner.invoke(app, [*SMALL, "--aggregator", "gnmax", "--sigma", "0"])
     assert result.exit_code == 2
-    assert "`sigma` must be a float in (0, inf)" in result.output
+    assert "--sigma must be a float in (0, inf)" in result.output
 
 
 def test_pate_command_with_label_spreading_teachers_and_student():

@@ -99,7 +99,7 @@ def test_gradient_attack_on_two_classes(tmp_path):
 def test_bad_rate_is_one_line_error():
     result = invoke("attack", "poison", "--attack", "label_flip", "--rate", "1.5")
     assert result.exit_code == 2
-    assert "`rate` must be a float in (0, 1), got 1.5" in result.output
+    assert "--rate must be a float in (0, 1), got 1.5" in result.output
     assert "Traceback" not in result.output
 
 
@@ -110,4 +110,4 @@ def test_unknown_method_is_one_line_error():
 
 def test_missing_class_is_one_line_error():
     result = invoke("attack", "poison", "--attack", "backdoor", "--target-class", "12")
-    assert result.exit_code == 2 and "`target_class`" in result.output
+    assert result.exit_code == 2 and "--target-class" in result.output

@@ -46,7 +46,7 @@ def test_unknown_dataset_lists_what_is_accepted(tmp_path):
 def test_bad_hyperparameter_is_named(tmp_path):
     result = invoke("train", "--epochs", "0", "--out", tmp_path / "m")
     assert result.exit_code == 2
-    assert "`epochs` must be an int in [1, inf), got 0" in result.output
+    assert "--epochs must be an int in [1, inf), got 0" in result.output
 
 
 def test_unparsable_option_value_is_a_usage_error_with_exit_code_2(tmp_path):

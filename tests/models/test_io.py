@@ -184,6 +184,15 @@ def test_state_dict_needs_a_spec_and_loads_with_one(tmp_path, zoo_model, tiny_x)
     np.testing.assert_allclose(loaded.logits(tiny_x), zoo_model.logits(tiny_x), atol=1e-6)
 
 
+def test_whole_module_saved_with_torch_save_is_diagnosed_as_a_pickled_module(tmp_path, tiny_module):
+    torch.save(tiny_module, tmp_path / "model.pt")
+    for spec in (None, {"arch": "small_cnn", "config": tiny_module.config}):
+        with pytest.raises(UnsafeFileError, match=r"a pickled module \(the whole nn.Module.*never unpickles") as raised:
+            io.load(tmp_path / "model.pt", spec=spec)
+        assert "state_dict()" in str(raised.value) and "ONNX" in str(raised.value)
+        assert "a state dict holds" not in str(raised.value)
+
+
 def test_state_dict_with_a_saved_spec_file(tmp_path, zoo_model, tiny_x):
     folder = io.save(zoo_model, tmp_path / "model")
     torch.save(zoo_model.module.state_dict(), tmp_path / "weights.pt")
@@ -257,3 +266,11 @@ def test_load_refuses_an_unknown_need(tmp_path, tiny_module):
     path.write_bytes(export(tiny_module, SHAPE))
     with pytest.raises(ValidationError, match="`need` must be one of"):
         io.load(path, need="weights")
+
+
+def test_save_records_the_test_accuracy_and_refuses_one_outside_the_unit_interval(tmp_path, zoo_model):
+    folder = io.save(zoo_model, tmp_path / "model", test_accuracy=0.93)
+    assert io.recorded_accuracy(folder) == 0.93
+    assert io.recorded_accuracy(io.save(zoo_model, tmp_path / "plain")) is None
+    with pytest.raises(ValidationError, match="`test_accuracy` must be a float in"):
+        io.save(zoo_model, tmp_path / "bad", test_accuracy=1.5)

@@ -52,3 +52,4 @@ def test_two_workers_sharing_the_database_never_overspend_a_quota(server_factory
     assert sum(answered) == QUOTA
     store = SQLiteStore(db)
     assert sum(row.n_inputs for row in store.audit("shared")) == QUOTA == store.list_keys()[0].used
+    assert "each of the 2 workers keeps its own PRADA state" in " ".join(server.log.read_text().split())

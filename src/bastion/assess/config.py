@@ -42,7 +42,8 @@ MEMBERSHIP_ATTACKS = ("loss", "lira")
 POISONING_ATTACKS = ("label_flip", "boundary_shift", "backdoor")
 SANITIZERS = ("spectral_signatures", "activation_clustering", "spectre", "knn_label", "micromodels")
 NORMS = ("inf", "2")
-SECTION_NAMES = ("evasion", "duplication", "poisoning", "training")
+GATEWAY_POLICIES = ("probs", "top1", "label", "round:2", "noise:0.01")
+SECTION_NAMES = ("evasion", "duplication", "poisoning", "gateway", "training")
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,14 @@ KEYS: dict[str, dict[str, Key]] = {
         "fraction": Key("float", "share of the training set the attacker poisons", 0.0, 0.5),
         "target_class": Key("int", "class the backdoor and boundary shift push inputs into", 0),
     },
+    "gateway": {
+        "enabled": Key("bool", "run Knockoff extraction through a local gateway (needs the serve extra)"),
+        "policies": Key("strs", "output policies of the gateway's keys, one cell each", choices=GATEWAY_POLICIES),
+        "quota": Key("int", "the quota of each key, in inputs: the thief's whole query budget", 10),
+        "batch": Key("int", "inputs per request the thief sends", 1),
+        "prada": Key("bool", "run PRADA on the gateway (the cells report the queries until its first alert)"),
+        "substitute_epochs": Key("int", "training epochs of the stolen substitute", 1),
+    },
     "training": {
         "epochs": Key("int", "epochs of every retrained copy of the model (shadows, poisoned models)", 1),
         "lr": Key("float", "Adam learning rate of retrained copies", 0.0),
@@ -148,6 +157,14 @@ DEFAULT: dict[str, Any] = {
         "fraction": 0.1,
         "target_class": 0,
     },
+    "gateway": {
+        "enabled": True,
+        "policies": list(GATEWAY_POLICIES),
+        "quota": 1000,
+        "batch": 50,
+        "prada": True,
+        "substitute_epochs": 30,
+    },
     "training": {"epochs": 10, "lr": 1e-3, "batch_size": 64},
 }
 
@@ -171,6 +188,7 @@ QUICK_OVERRIDES: dict[str, Any] = {
         "pate_queries": 60,
     },
     "poisoning": {"sanitizers": ["spectre", "micromodels"]},
+    "gateway": {"quota": 200, "substitute_epochs": 10},
     "training": {"epochs": 3},
 }
 

@@ -22,6 +22,7 @@ from bastion.assess.sections.common import percent
 from bastion.backends import BACKENDS, RayBackend, get_backend
 from bastion.cli.app import app
 from bastion.cli.common import (
+    ClipOption,
     JsonOption,
     TrustCodeOption,
     TrustTypeOption,
@@ -31,6 +32,7 @@ from bastion.cli.common import (
     load_data,
     load_model,
     reported_errors,
+    show_progress,
 )
 from bastion.exceptions import ValidationError
 from bastion.models import io
@@ -152,8 +154,10 @@ def assess(
     trust_code: TrustCodeOption = False,
     trust_type: TrustTypeOption = None,
     json_out: JsonOption = None,
+    clip: ClipOption = None,
 ) -> None:
     """Run the whole threat matrix on a model and write the report."""
+    progress = show_progress(progress, json_out)
     with reported_errors():
         gates = [parse_gate(g, "under") for g in fail_under or []] + [parse_gate(g, "over") for g in fail_over or []]
         settings = make_config(config, quick=quick)
@@ -167,7 +171,7 @@ def assess(
             target = _remote(url, api_key_env)
             # A client of a remote API stays in this process: its connection does not travel to workers.
             runner = get_backend("serial")
-            dataset = load_data(data, seed=settings.seed)
+            dataset = load_data(data, seed=settings.seed, clip=clip)
             check_compatible(target, dataset, url)
             source, sha256 = url, None
         elif model is None:
@@ -177,7 +181,7 @@ def assess(
             source, sha256 = DEFAULT_SOURCE, None
         else:
             target = load_model(model, trust_code=trust_code, trusted=trust_type or ())
-            dataset = load_data(data, seed=settings.seed)
+            dataset = load_data(data, seed=settings.seed, clip=clip)
             check_compatible(target, dataset, model)
             source, sha256 = str(model), _model_sha256(model)
         columns = (

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from bastion.cli.app import defend_app
-from bastion.cli.common import console, load_data, reported_errors
+from bastion.cli.common import ClipOption, console, load_data, reported_errors
 from bastion.defenses import AdversarialTraining, DefensiveDistillation
 from bastion.defenses.adversarial_training import METHODS
 from bastion.models import io, zoo
@@ -63,6 +63,7 @@ def adversarial_training(
     out: Annotated[Path, typer.Option(help="Folder to save the hardened model in.")] = Path("model-adversarial"),
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the history as JSON here.")] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar while training.")] = True,
+    clip: ClipOption = None,
 ) -> None:
     """Train a model on adversarial examples crafted against itself, and save it."""
     with reported_errors():
@@ -80,7 +81,7 @@ def adversarial_training(
             progress=progress,
             seed=seed,
         )
-        dataset = load_data(data, seed=seed)
+        dataset = load_data(data, seed=seed, clip=clip)
         build = zoo.ARCHITECTURES[arch]
         model = trainer.fit(lambda: build(dataset.input_shape, dataset.n_classes, seed=seed), dataset).model_
         test_accuracy = _accuracy(model, dataset.x_test, dataset.y_test)
@@ -145,6 +146,7 @@ def distill(
     seed: Annotated[int, typer.Option(help="Seeds the split, the initial weights and the shuffling.")] = 0,
     out: Annotated[Path, typer.Option(help="Folder to save the student in.")] = Path("model-distilled"),
     progress: Annotated[bool, typer.Option(help="Show progress bars while training.")] = True,
+    clip: ClipOption = None,
 ) -> None:
     """Defensive distillation: teacher at T, student on its soft labels at T, deployed at T = 1."""
     with reported_errors():
@@ -152,7 +154,7 @@ def distill(
         distiller = DefensiveDistillation(
             temperature=temperature, epochs=epochs, lr=lr, batch_size=batch_size, progress=progress, seed=seed
         )
-        dataset = load_data(data, seed=seed)
+        dataset = load_data(data, seed=seed, clip=clip)
         build = zoo.ARCHITECTURES[arch]
         model = distiller.fit(lambda: build(dataset.input_shape, dataset.n_classes, seed=seed), dataset).model_
         teacher_accuracy = _accuracy(distiller.teacher_, dataset.x_test, dataset.y_test)

@@ -17,7 +17,9 @@ from bastion.cli.app import attack_app
 from bastion.cli.common import (
     DEFAULT_API_KEY_ENV,
     ApiKeyEnvOption,
+    ClipOption,
     JsonOption,
+    ProgressOption,
     TrustCodeOption,
     TrustTypeOption,
     UrlOption,
@@ -26,6 +28,7 @@ from bastion.cli.common import (
     load_data,
     load_target,
     reported_errors,
+    show_progress,
 )
 from bastion.exceptions import ValidationError
 from bastion.validation import check_choice, check_scalar, check_seed
@@ -104,6 +107,9 @@ def _sample(y: np.ndarray, n_samples: int | None, seed: int, target: int | None)
         "  bastion attack evasion --model model/ --data digits --attack pgd --eps 1.5 --norm 2 --steps 50\n\n"
         "  bastion attack evasion --model model/ --data digits --attack fgsm --eps 0.05 --targeted 3\n\n"
         "  bastion attack evasion --model model.onnx --data digits --attack square --eps 0.1 --max-queries 500\n\n"
+        "  bastion attack evasion --model model/ --attack hopskipjump --max-queries 1000 --eps 1.5\n\n"
+        "hopskipjump and cw are unbounded: they report the median size of their successful perturbations, "
+        "and --eps scores them against a bound (in their norm, L2 by default).\n\n"
         "Options that an attack does not take are refused, e.g. --steps with fgsm."
     ),
 )
@@ -120,7 +126,11 @@ def evasion(
     ] = "digits",
     attack: Annotated[str, typer.Option(help=f"Attack: {', '.join(ATTACKS)}.")] = "pgd",
     eps: Annotated[
-        float | None, typer.Option(help="Perturbation budget in input units (0.1 = 10% of the [0, 1] range).")
+        float | None,
+        typer.Option(
+            help="Perturbation budget in input units (0.1 = 10% of the [0, 1] range); for the unbounded "
+            "hopskipjump and cw, the bound they are scored against."
+        ),
     ] = None,
     steps: Annotated[int | None, typer.Option(help="Iterations (pgd, apgd, cw).")] = None,
     norm: Annotated[str | None, typer.Option(help="Threat model: inf or 2.")] = None,
@@ -136,12 +146,13 @@ def evasion(
     targeted: Annotated[
         int | None, typer.Option(metavar="CLASS", help="Make the model predict CLASS (default: untargeted).")
     ] = None,
+    clip: ClipOption = None,
     trust_code: TrustCodeOption = False,
     trust_type: TrustTypeOption = None,
     json_out: JsonOption = None,
     url: UrlOption = None,
     api_key_env: ApiKeyEnvOption = DEFAULT_API_KEY_ENV,
-    progress: Annotated[bool, typer.Option(help="Show a progress bar (attacks that have one).")] = False,
+    progress: ProgressOption = True,
 ) -> None:
     """Attack a saved model with adversarial examples and report how it holds up."""
     with reported_errors():
@@ -157,13 +168,17 @@ def evasion(
             "--c": c,
             "--confidence": confidence,
         }
-        attacker = build_attack(attack, given, seed, progress=progress)
+        unbounded = "--eps" not in attack_options(ATTACKS[check_choice(attack, "--attack", tuple(ATTACKS))])
+        score_eps = given.pop("--eps") if unbounded else None
+        attacker = build_attack(attack, given, seed, progress=show_progress(progress, json_out))
         need = getattr(attacker, "requires", None)
         target = load_target(model, url, api_key_env, trust_code=trust_code, trusted=trust_type or (), need=need)
-        dataset = load_data(data, seed=seed)
+        dataset = load_data(data, seed=seed, clip=clip)
         check_compatible(target, dataset, model or url)
         index = _sample(dataset.y_test, n_samples, seed, targeted)
-        result = evaluate(target, attacker, dataset.x_test[index], dataset.y_test[index], target=targeted)
+        result = evaluate(
+            target, attacker, dataset.x_test[index], dataset.y_test[index], target=targeted, eps=score_eps
+        )
         if json_out is not None:
             record = {"model": str(model or url), "data": dataset.name, "target": targeted, **result.to_dict()}
             json_out.write_text(json.dumps(record, indent=2) + "\n")
@@ -176,7 +191,11 @@ def evasion(
     table.add_row("target", "untargeted" if targeted is None else f"class {targeted}")
     table.add_row("samples", str(result.n_samples))
     table.add_row("clean accuracy (correct on the clean inputs)", f"{result.clean_accuracy:.2%}")
-    table.add_row("robust accuracy (correct on the adversarial inputs)", f"{result.robust_accuracy:.2%}")
+    table.add_row(
+        "robust accuracy (correct on the adversarial inputs"
+        + (", no eps bound: however large the perturbation)" if result.unbounded else ")"),
+        f"{result.robust_accuracy:.2%}",
+    )
     table.add_row(
         "success rate (of the inputs classified correctly, turned wrong)"
         if targeted is None
@@ -187,13 +206,25 @@ def evasion(
         "perturbation L-inf mean / max", f"{result.perturbation_linf_mean:.4f} / {result.perturbation_linf_max:.4f}"
     )
     table.add_row("perturbation L2 mean / max", f"{result.perturbation_l2_mean:.4f} / {result.perturbation_l2_max:.4f}")
+    if result.unbounded:
+        medians = (
+            "none succeeded"
+            if result.perturbation_l2_median is None
+            else f"{result.perturbation_l2_median:.4f} / {result.perturbation_linf_median:.4f}"
+        )
+        table.add_row("median perturbation of the successful examples, L2 / L-inf", medians)
+        if result.eps is not None:
+            table.add_row(
+                f"robust accuracy at eps {result.eps:g} (L{result.eps_norm}: correct, or perturbed beyond eps)",
+                f"{result.robust_accuracy_at_eps:.2%}",
+            )
     table.add_row("queries", f"{result.queries_used:,}")
     table.add_row("seconds", f"{result.seconds:.2f}")
     console.print(table)
-    if "--eps" not in attack_options(ATTACKS[attack]):
+    if result.unbounded and result.eps is None:
         console.print(
-            f"{attack} is unbounded: no eps bound applied, so robust accuracy counts every perturbation it found "
-            f"(mean size L-inf {result.perturbation_linf_mean:.4f}, L2 {result.perturbation_l2_mean:.4f})",
+            f"{attack} is unbounded: no eps bound applied, so robust accuracy counts every perturbation it found; "
+            "pass --eps to score it against a bound",
             highlight=False,
             markup=False,
         )

@@ -21,7 +21,9 @@ from bastion.cli.app import attack_app
 from bastion.cli.common import (
     DEFAULT_API_KEY_ENV,
     ApiKeyEnvOption,
+    ClipOption,
     JsonOption,
+    ProgressOption,
     TrustCodeOption,
     TrustTypeOption,
     UrlOption,
@@ -30,6 +32,7 @@ from bastion.cli.common import (
     load_data,
     load_target,
     reported_errors,
+    show_progress,
 )
 from bastion.models import SCORES, LabelOnly, LeafIdentity, RoundedScores
 from bastion.validation import check_choice, check_scalar, check_seed
@@ -60,13 +63,18 @@ def build_extraction(
     seed_size: int,
     shifts: bool,
     seed: int,
+    progress: bool = False,
 ) -> Any:
-    """The extraction attack ``method`` over the attacker's unlabeled images."""
+    """The extraction attack ``method`` over the attacker's unlabeled images (``progress``: its bars)."""
     method = check_choice(method, "--method", METHODS)
     images = attacker_x.ndim == 4
     if method == "path-finding":
         return DecisionTreePathFinding(seed=seed)
-    extra = {"seed": seed} if epochs is None else {"epochs": epochs, "seed": seed}
+    extra = (
+        {"seed": seed, "progress": progress}
+        if epochs is None
+        else {"epochs": epochs, "seed": seed, "progress": progress}
+    )
     if method == "equation-solving":
         return EquationSolving(**extra)
     if method == "knockoff":
@@ -129,14 +137,16 @@ def extract(
     trust_code: TrustCodeOption = False,
     trust_type: TrustTypeOption = None,
     json_out: JsonOption = None,
+    clip: ClipOption = None,
     url: UrlOption = None,
     api_key_env: ApiKeyEnvOption = DEFAULT_API_KEY_ENV,
+    progress: ProgressOption = True,
 ) -> None:
     """Steal a saved model through its prediction API and measure how faithful the copy is."""
     with reported_errors():
         seed = check_seed(seed, "--seed")
         target = load_target(model, url, api_key_env, trust_code=trust_code, trusted=trust_type or ())
-        dataset = load_data(data, seed=seed)
+        dataset = load_data(data, seed=seed, clip=clip)
         check_compatible(target, dataset, model or url)
         if method == "path-finding":
             # The tree's API names the leaf of each answer (Tramèr et al.'s identity oracle).
@@ -157,6 +167,7 @@ def extract(
             seed_size=seed_size,
             shifts=shifts,
             seed=seed,
+            progress=show_progress(progress, json_out),
         )
         result = attack.extract(target, budget=budget, x_eval=x_eval, y_eval=y_eval)
         if json_out is not None:

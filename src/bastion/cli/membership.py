@@ -16,6 +16,7 @@ from bastion.cli.app import attack_app
 from bastion.cli.common import (
     DEFAULT_API_KEY_ENV,
     ApiKeyEnvOption,
+    ClipOption,
     JsonOption,
     TrustTypeOption,
     UrlOption,
@@ -82,13 +83,14 @@ def membership(
     api_key_env: ApiKeyEnvOption = DEFAULT_API_KEY_ENV,
     progress: Annotated[bool, typer.Option(help="Show a progress bar while training models.")] = True,
     trust_type: TrustTypeOption = None,
+    clip: ClipOption = None,
 ) -> None:
     """Infer which records a saved model was trained on, and report how well that works."""
     with reported_errors():
         method = check_choice(method, "--method", tuple(ATTACKS))
         seed = check_seed(seed, "--seed")
         target = load_target(model, url, api_key_env, trusted=trust_type or ())
-        dataset = load_data(data, seed=seed)
+        dataset = load_data(data, seed=seed, clip=clip)
         check_compatible(target, dataset, model or url)
         x_out, y_out = dataset.x_test, dataset.y_test
         if method in NEEDS_POOL:

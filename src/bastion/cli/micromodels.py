@@ -12,7 +12,7 @@ from rich.table import Table
 
 from bastion.backends import BACKENDS
 from bastion.cli.app import defend_app
-from bastion.cli.common import JsonOption, console, reported_errors
+from bastion.cli.common import JsonOption, console, reported_errors, show_progress
 from bastion.data import http_traffic, read_access_log, write_access_log
 from bastion.defenses import MicroModels
 from bastion.exceptions import ValidationError
@@ -58,7 +58,7 @@ def micromodels(
     seed: Annotated[int, typer.Option(help="Seeds the --generate stream.")] = 0,
     out: Annotated[Path | None, typer.Option(help="Write the kept requests here, as an access log.")] = None,
     json_out: JsonOption = None,
-    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = False,
+    progress: Annotated[bool, typer.Option(help="Show progress bars on stderr.")] = True,
 ) -> None:
     """Sanitize a web access log with micro-models before training an anomaly sensor on it."""
     with reported_errors():
@@ -82,7 +82,7 @@ def micromodels(
             backend=backend,
             n_workers=workers,
         )
-        result = defense.clean(stream, progress=progress)
+        result = defense.clean(stream, progress=show_progress(progress, json_out))
         if out is not None:
             write_access_log(result.dataset, out)
         by_kind = {}

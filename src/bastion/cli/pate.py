@@ -15,7 +15,7 @@ from sklearn.svm import SVC
 
 from bastion.backends import LocalBackend, SerialBackend
 from bastion.cli.app import defend_app
-from bastion.cli.common import console, load_data, reported_errors
+from bastion.cli.common import ClipOption, console, load_data, reported_errors
 from bastion.defenses.pate import AGGREGATORS, PATE, LabelSpreadingClassifier, TorchTrainer, make_aggregator
 from bastion.defenses.pate.student import fit_learner, predict_labels
 from bastion.exceptions import ValidationError
@@ -109,6 +109,7 @@ def pate(
     seed: Annotated[int, typer.Option(help="Seeds the split, shards, teachers, vote noise and student.")] = 0,
     out: Annotated[Path | None, typer.Option(help="Folder to save the student in (loadable with bastion).")] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    clip: ClipOption = None,
 ) -> None:
     """Train a PATE student and print its accuracy and privacy cost."""
     with reported_errors():
@@ -117,7 +118,7 @@ def pate(
         check_choice(aggregator, "--aggregator", AGGREGATORS)
         teachers = check_scalar(teachers, "--teachers", kind=int, low=1)
         workers = check_scalar(workers, "--workers", kind=int, low=1)
-        dataset = load_data(data, seed=seed)
+        dataset = load_data(data, seed=seed, clip=clip)
         n_private = len(dataset.x_train) * 3 // 4 if private is None else private
         n_private = check_scalar(n_private, "--private", kind=int, low=1, high=len(dataset.x_train) - 1)
         noise = make_aggregator(

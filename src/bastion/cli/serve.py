@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from pathlib import Path
@@ -16,6 +17,11 @@ from bastion.exceptions import ValidationError
 from bastion.validation import check_choice, check_scalar
 
 WORKER_HEALTHCHECK_S = 120
+PRADA_WORKERS_WARNING = (
+    "each of the {workers} workers keeps its own PRADA state and sees only the share of a key's queries it answers, "
+    "so an extraction alert comes later or not at all (a thief spreading its queries over connections stays under "
+    "every worker's test); serve with --workers 1 where PRADA matters (see docs/serving.md)"
+)
 
 
 @app.command(
@@ -40,7 +46,14 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on (127.0.0.1: this machine only).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     db: DbOption = DEFAULT_DB,
-    workers: Annotated[int, typer.Option(help="Server processes; they share the database, quotas stay exact.")] = 1,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Server processes; they share the database, so quotas and rates stay exact. Each worker keeps its "
+            "own PRADA state and sees only its share of a key's queries, which delays or prevents an alert: use "
+            "1 worker where PRADA matters."
+        ),
+    ] = 1,
     on_alert: Annotated[str, typer.Option(help="On a PRADA alert: log (record, export) or block (revoke the key).")] = (
         "log"
     ),
@@ -86,6 +99,8 @@ def serve(
         # Load once here even with several workers: a bad model or database is refused before listening.
         application = build_app(settings)
         console.print(f"bastion gateway: serving {model} on http://{host}:{port} (docs at /docs), database {db}")
+        if workers > 1 and prada:
+            logging.getLogger("bastion.serve").warning(PRADA_WORKERS_WARNING.format(workers=workers))
     options = {"host": host, "port": port, "access_log": False, "timeout_graceful_shutdown": 30}
     if workers == 1:
         uvicorn.run(application, **options)

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from bastion.cli.app import app
-from bastion.cli.common import console, load_data, reported_errors
+from bastion.cli.common import ClipOption, console, load_data, reported_errors
 from bastion.models import TorchModel, fit, io, zoo
 from bastion.validation import check_choice
 
@@ -49,11 +49,12 @@ def train(
         "model"
     ),
     progress: Annotated[bool, typer.Option(help="Show a progress bar while training.")] = True,
+    clip: ClipOption = None,
 ) -> None:
     """Train a reference model (a zoo architecture) and save it without pickle."""
     with reported_errors():
         check_choice(arch, "--arch", tuple(zoo.ARCHITECTURES))
-        dataset = load_data(data, seed=seed)
+        dataset = load_data(data, seed=seed, clip=clip)
         module = zoo.ARCHITECTURES[arch](dataset.input_shape, dataset.n_classes, seed=seed)
         fit(
             module,
@@ -69,7 +70,7 @@ def train(
         model = TorchModel(module, input_shape=dataset.input_shape, n_classes=dataset.n_classes)
         train_accuracy = float((model.predict(dataset.x_train) == dataset.y_train).mean())
         test_accuracy = float((model.predict(dataset.x_test) == dataset.y_test).mean())
-        folder = io.save(model, out)
+        folder = io.save(model, out, test_accuracy=test_accuracy)
 
     table = Table(title=f"bastion train: {arch} on {dataset.name}", min_width=60)
     table.add_column("field")

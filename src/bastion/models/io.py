@@ -20,6 +20,7 @@ magic bytes) are refused: unpickling runs arbitrary code chosen by the file's au
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import warnings
 import zipfile
@@ -39,7 +40,7 @@ from bastion.models.onnx import OnnxModel
 from bastion.models.onnx_graph import read_onnx
 from bastion.models.sklearn import SklearnModel
 from bastion.models.torch import TorchModel, module_output_width
-from bastion.validation import check_choice
+from bastion.validation import check_choice, check_scalar
 
 SPEC_FILE = "model.json"
 WEIGHTS_FILE = "weights.safetensors"
@@ -51,6 +52,8 @@ PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
 # A spec is a few hundred bytes; anything near this is not one.
 SPEC_MAX_BYTES = 1 << 20
 
+# What a torch state dict's pickle imports besides storages and torch._utils' rebuild helpers.
+_STATE_DICT_IMPORTS = frozenset({"collections.OrderedDict", "torch.Size", "torch.device", "torch.dtype"})
 _SAFE_ALTERNATIVES = (
     "save torch weights with safetensors (bastion.models.io.save), export the model to ONNX "
     "(torch.onnx.export), or save scikit-learn estimators with skops (skops.io.dump)"
@@ -109,13 +112,16 @@ def _write_spec(folder: Path, spec: dict[str, Any], data_file: str) -> None:
     (folder / SPEC_FILE).write_text(json.dumps(spec, indent=2) + "\n")
 
 
-def save(model: Any, path: str | Path) -> Path:
+def save(model: Any, path: str | Path, *, test_accuracy: float | None = None) -> Path:
     """Save a model to a folder that :func:`load` reads back without unpickling.
 
     Args:
         model: a :class:`TorchModel` whose module is a zoo architecture (``zoo.mlp``,
             ``zoo.small_cnn``), a :class:`SklearnModel`, or an :class:`OnnxModel`.
         path: the folder to write (created if needed; its model files are replaced).
+        test_accuracy: the model's accuracy on its test split, in [0, 1], recorded in the
+            spec (see :func:`recorded_accuracy`): a later run far below it is flagged as a
+            likely scaling mismatch.
 
     Returns:
         The folder's path.
@@ -129,6 +135,9 @@ def save(model: Any, path: str | Path) -> Path:
     folder = Path(path)
     if folder.exists() and not folder.is_dir():
         raise ValidationError(f"`path` must be a folder to save the model in, got the existing file {str(folder)!r}")
+    recorded = (
+        {} if test_accuracy is None else {"test_accuracy": check_scalar(test_accuracy, "test_accuracy", low=0, high=1)}
+    )
     if isinstance(model, TorchModel):
         if not isinstance(model.module, zoo.ZooNet):
             raise ValidationError(
@@ -150,7 +159,7 @@ def save(model: Any, path: str | Path) -> Path:
             "clip": list(model.clip),
             "preprocessing": None if model.preprocessing is None else {"mean": _listed(mean), "std": _listed(std)},
         }
-        _write_spec(folder, spec, WEIGHTS_FILE)
+        _write_spec(folder, {**spec, **recorded}, WEIGHTS_FILE)
     elif isinstance(model, SklearnModel):
         import skops.io
 
@@ -163,7 +172,7 @@ def save(model: Any, path: str | Path) -> Path:
             "n_classes": model.n_classes,
             "clip": list(model.clip),
         }
-        _write_spec(folder, spec, SKOPS_FILE)
+        _write_spec(folder, {**spec, **recorded}, SKOPS_FILE)
     elif isinstance(model, OnnxModel):
         folder.mkdir(parents=True, exist_ok=True)
         (folder / ONNX_FILE).write_bytes(model.proto.SerializeToString())
@@ -174,7 +183,7 @@ def save(model: Any, path: str | Path) -> Path:
             "clip": list(model.clip),
             "outputs": model.outputs,
         }
-        _write_spec(folder, spec, ONNX_FILE)
+        _write_spec(folder, {**spec, **recorded}, ONNX_FILE)
     else:
         raise InputTypeError(
             f"`model` must be a TorchModel (zoo architecture), SklearnModel or OnnxModel, got {type(model).__name__}"
@@ -191,6 +200,17 @@ def _depth(value: Any) -> int:
         children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
         pending.extend((child, depth + 1) for child in children)
     return deepest
+
+
+def recorded_accuracy(path: str | Path) -> float | None:
+    """The test accuracy :func:`save` recorded in a model folder's spec; ``None`` for other files or none recorded."""
+    path = Path(path)
+    if not (path / SPEC_FILE).is_file():
+        return None
+    value = read_spec(path).get("test_accuracy")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        return None
+    return float(value)
 
 
 def read_spec(path: str | Path) -> dict[str, Any]:
@@ -423,6 +443,32 @@ def _needs_spec(path: Path, spec: Any) -> dict[str, Any]:
     return _spec_argument(spec)
 
 
+def _pickled_objects(archive: zipfile.ZipFile, path: Path) -> list[str]:
+    """The classes a ``torch.save`` archive's pickle would build beyond a state dict's, read without unpickling.
+
+    A state dict's pickle imports only ``collections.OrderedDict``, torch's storages and its
+    tensor-rebuilding helpers; ``torch.save(module)`` also imports the module's classes
+    (``torch.nn.modules.linear.Linear``, your own ``Net``).
+    """
+    from bastion.scan.pickles import scan_pickle
+
+    members = [info for info in archive.infolist() if info.filename.endswith("data.pkl")]
+    if len(members) != 1:
+        return []
+    check_bytes(members[0].file_size, f"{path}: the pickle member {members[0].filename}")
+    with archive.open(members[0]) as stream:
+        scanned = scan_pickle(io.BytesIO(stream.read()), speculative=True)
+    if scanned is None:
+        return []
+    return sorted(
+        name
+        for name in scanned.imports
+        if name not in _STATE_DICT_IMPORTS
+        and not name.startswith(("torch._utils.", "builtins.", "__builtin__."))
+        and not name.endswith("Storage")
+    )
+
+
 def _is_torchscript(archive: zipfile.ZipFile) -> bool:
     # torch.jit.save archives carry Python source under code/ and constants.pkl.
     return any("/code/" in name or name.endswith("constants.pkl") for name in archive.namelist())
@@ -432,8 +478,17 @@ def _load_torch_zip(path: Path, *, trust_code: bool, spec: Any, input_shape: Any
     try:
         with zipfile.ZipFile(path) as archive:
             torchscript = _is_torchscript(archive)
+            pickled = [] if torchscript else _pickled_objects(archive, path)
     except (zipfile.BadZipFile, OSError, EOFError) as error:
         raise ValidationError(f"{path}: not a readable zip archive: {error}") from error
+    if pickled:
+        shown = ", ".join(pickled[:4]) + (", ..." if len(pickled) > 4 else "")
+        raise UnsafeFileError(
+            f"{path}: a pickled module (the whole nn.Module object, saved with torch.save(module)), which bastion "
+            f"never unpickles: loading it would import and run {shown}. Instead save "
+            "torch.save(module.state_dict(), path) and load it with the architecture spec (spec={...}), "
+            "or export TorchScript (torch.jit.save, loaded with trust_code) or ONNX (torch.onnx.export)"
+        )
     if torchscript:
         if not trust_code:
             raise UnsafeFileError(

@@ -30,8 +30,6 @@ from bastion.models.base import (
     BaseModel,
     check_answer,
     check_answer_labels,
-    check_clip,
-    check_input_shape,
 )
 from bastion.validation import check_scalar
 
@@ -91,22 +89,33 @@ class RemoteModel(BaseModel):
         self._client = httpx.Client(
             base_url=self.url, timeout=self.timeout, headers={"Authorization": f"Bearer {api_key.strip()}"}
         )
-        info = self.describe()
-        self.input_shape = check_input_shape(tuple(info["input_shape"]))
-        self.n_classes = check_scalar(info["n_classes"], "n_classes", kind=int, low=2)
-        self.clip = check_clip(tuple(info["clip"]))
-        self.policy = str(info["policy"])
+        info = check_description(self.describe(), f"{self.url}/v1/model")
+        self.input_shape = tuple(info["input_shape"])
+        self.n_classes = info["n_classes"]
+        self.clip = tuple(info["clip"])
+        self.policy = info["policy"]
         self.capabilities = frozenset(info["capabilities"]) & {LABELS, SCORES}
-        self.batch_size = min(self.batch_size, int(info.get("max_batch", self.batch_size)))
+        self.batch_size = min(self.batch_size, info.get("max_batch") or self.batch_size)
 
     def describe(self) -> dict[str, Any]:
-        """The server's ``GET /v1/model``: shapes, classes, range, this key's policy and quota."""
-        return self._request("GET", "/v1/model").json()
+        """The server's ``GET /v1/model``: shapes, classes, range, this key's policy and quota.
+
+        Raises:
+            RemoteError: the answer is not a JSON object.
+        """
+        response = self._request("GET", "/v1/model")
+        try:
+            info = response.json()
+        except ValueError as error:
+            raise RemoteError(f"{self.url}/v1/model did not answer JSON: {response.text[:200]!r}") from error
+        if not isinstance(info, dict):
+            raise RemoteError(f"{self.url}/v1/model must answer a JSON object, got {str(info)[:200]}")
+        return info
 
     @property
     def remaining_quota(self) -> int | None:
         """Inputs the server will still answer for this key (``None``: no quota)."""
-        return self.describe()["remaining_quota"]
+        return check_description(self.describe(), f"{self.url}/v1/model")["remaining_quota"]
 
     def close(self) -> None:
         """Close the HTTP connections."""
@@ -196,6 +205,52 @@ class RemoteModel(BaseModel):
 
     def __repr__(self) -> str:
         return f"RemoteModel({self.url!r}, policy={self.policy!r})"
+
+
+def _is_int(value: Any, low: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= low
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
+
+
+def check_description(info: dict[str, Any], where: str) -> dict[str, Any]:
+    """Check a ``GET /v1/model`` answer field by field; return it.
+
+    A server that is not a bastion gateway, or a broken one, must not give a model with a
+    negative shape or a reversed range that every attack would then trip over.
+
+    Raises:
+        RemoteError: a field is missing or of the wrong type or range; the message names it,
+            what it must be and what the server sent.
+    """
+    rules = {
+        "input_shape": (
+            "a non-empty list of positive ints",
+            lambda v: isinstance(v, list) and len(v) > 0 and all(_is_int(s, 1) for s in v),
+        ),
+        "n_classes": ("an int >= 2", lambda v: _is_int(v, 2)),
+        "clip": (
+            "a [low, high] pair of finite numbers with low < high",
+            lambda v: isinstance(v, list) and len(v) == 2 and all(map(_is_number, v)) and v[0] < v[1],
+        ),
+        "policy": ("a non-empty string", lambda v: isinstance(v, str) and bool(v)),
+        "capabilities": (
+            f"a list of strings holding {LABELS!r} or {SCORES!r}",
+            lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v) and bool({LABELS, SCORES} & set(v)),
+        ),
+        "remaining_quota": ("null or an int >= 0", lambda v: v is None or _is_int(v, 0)),
+    }
+    optional = {"max_batch": ("an int >= 1", lambda v: v is None or _is_int(v, 1))}
+    for name, (expected, valid) in {**rules, **optional}.items():
+        if name not in info:
+            if name in optional:
+                continue
+            raise RemoteError(f"{where} answered without `{name}` ({expected}); is this a bastion gateway?")
+        if not valid(info[name]):
+            raise RemoteError(f"{where} answered an invalid `{name}`: expected {expected}, got {info[name]!r:.200}")
+    return info
 
 
 def _field(answer: Any, key: str) -> Any:

@@ -167,7 +167,8 @@ class TorchModel(BaseModel):
             self.logits_tensor(self.to_tensor(x[start : start + self.batch_size]))
             for start in range(0, len(x), self.batch_size)
         ]
-        return check_answer(torch.cat(outputs).float().cpu().numpy(), len(x), self.n_classes, repr(self), kind="logits")
+        logits = torch.cat(outputs).float().cpu().numpy()
+        return check_answer(logits, len(x), self.n_classes, type(self).__name__, kind="logits")
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """Logits, ``(n, n_classes)`` float32; counts ``n`` queries."""

@@ -26,8 +26,9 @@ import os
 import time
 from collections.abc import Callable
 from contextlib import asynccontextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
+from urllib.parse import parse_qsl, unquote
 
 import numpy as np
 from fastapi import FastAPI, Request
@@ -46,11 +47,20 @@ from bastion.serve.payload import JSON, NPY, PayloadError, parse_inputs
 from bastion.serve.store import BLOCKED, OK, QUOTA, RATE, REVOKED, Charge, KeyRecord, StoreUnavailableError
 from bastion.validation import check_choice, check_scalar
 
+try:  # the serve extra installs orjson; the standard library's json is the fallback
+    import orjson
+except ImportError:  # pragma: no cover - exercised only without the extra
+    orjson = None
+
 logger = logging.getLogger("bastion.serve")
 ENVIRONMENT_VARIABLE = "BASTION_SERVE_CONFIG"
 KEY_PARAMETERS = {"api_key", "apikey", "key", "token", "access_token", "auth", "authorization"}
 QUOTA_RETRY_AFTER_S = 86400
 UNAVAILABLE_RETRY_AFTER_S = 5
+# How long the prediction path trusts a key record read from the store (see RecordCache).
+RECORD_TTL_S = 1.0
+# Bodies this small (a few inputs) are answered on the event loop: a thread hop costs more.
+INLINE_BODY_BYTES = 16384
 
 
 @dataclass(frozen=True)
@@ -91,8 +101,55 @@ class _Answered(BaseModel):
         return self._scores
 
 
+class RecordCache:
+    """Key records of the prediction path, read from the store at most once per ``ttl_s``.
+
+    A record only decides the early refusals (revoked: 403, quota spent: 429) made before
+    any model work; the store's commit decides again, exactly, for every query (a key
+    revoked by ``bastion keys revoke`` or spent by another worker a moment ago gets its 403
+    or 429 from the commit, and nothing unlogged is answered). The quota this process spent
+    is applied to the cached record at once.
+    """
+
+    def __init__(self, store: Any, ttl_s: float = RECORD_TTL_S) -> None:
+        self.store = store
+        self.ttl_s = ttl_s
+        self._records: dict[str, tuple[float, KeyRecord]] = {}
+
+    def find(self, key_id: str) -> KeyRecord | None:
+        """The record of ``key_id`` (``None`` if unknown; unknown ids are not cached)."""
+        now = time.monotonic()
+        hit = self._records.get(key_id)
+        if hit is not None and now - hit[0] < self.ttl_s:
+            return hit[1]
+        record = self.store.find_key(key_id)
+        if record is not None:
+            self._records[key_id] = (now, record)
+        return record
+
+    def charged(self, record: KeyRecord, remaining: int | None) -> None:
+        """Apply a committed charge (the quota ``remaining`` after it) to the cached record."""
+        hit = self._records.get(record.key_id)
+        if hit is not None and record.quota is not None and remaining is not None:
+            self._records[record.key_id] = (hit[0], replace(hit[1], used=record.quota - remaining))
+
+
+def dumps(content: Any) -> bytes:
+    """``content`` as JSON bytes (orjson when installed, numpy arrays included)."""
+    if orjson is not None:
+        return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
+    return json.dumps(content, default=lambda value: value.tolist(), separators=(",", ":")).encode()
+
+
+class FastJSONResponse(JSONResponse):
+    """A JSON response rendered by :func:`dumps`."""
+
+    def render(self, content: Any) -> bytes:
+        return dumps(content)
+
+
 def _error(status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": code, "detail": keys.redact(detail)}, status_code=status, headers=headers)
+    return FastJSONResponse({"error": code, "detail": keys.redact(detail)}, status_code=status, headers=headers)
 
 
 def input_digest(x: np.ndarray) -> str:
@@ -151,6 +208,8 @@ def create_app(model: Any, store: Any, config: GatewayConfig | None = None) -> F
     metrics = GatewayMetrics(store)
     prada = PRADA(config.prada_delta) if config.prada else None
     flagged: set[str] = set()
+    verified = keys.VerifiedKeys()
+    cache = RecordCache(store)
     committer: dict[str, GroupCommitter] = {}
 
     @asynccontextmanager
@@ -171,30 +230,6 @@ def create_app(model: Any, store: Any, config: GatewayConfig | None = None) -> F
     app.state.prada = prada
     app.state.committer = committer
 
-    @app.middleware("http")
-    async def refuse_keys_in_url(request: Request, call_next: Callable) -> Response:
-        started = time.perf_counter()
-        named = {name.lower() for name in request.query_params}
-        if named & KEY_PARAMETERS or keys.KEY_PATTERN.search(request.url.query or ""):
-            metrics.rejections.labels("key_in_url").inc()
-            response: Response = _error(
-                400,
-                "key_in_url",
-                "send the key in the 'Authorization: Bearer' header, never in the URL (URLs end up in logs "
-                "and histories); treat a key sent this way as leaked and revoke it",
-            )
-        else:
-            response = await call_next(request)
-        logger.info(
-            "%s %s %d %.1fms",
-            request.method,
-            request.url.path,
-            response.status_code,
-            1e3 * (time.perf_counter() - started),
-        )
-        metrics.requests.labels(request.url.path if request.url.path in _PATHS else "other", response.status_code).inc()
-        return response
-
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
@@ -209,7 +244,7 @@ def create_app(model: Any, store: Any, config: GatewayConfig | None = None) -> F
         logger.error("unexpected error: %s", keys.redact(f"{type(error).__name__}: {error}"))
         return _error(500, "internal_error", "the gateway failed to answer; the error is in its log")
 
-    def authenticate(request: Request) -> KeyRecord | JSONResponse:
+    def authenticate(request: Request, *, cached: bool = False) -> KeyRecord | JSONResponse:
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
@@ -219,11 +254,11 @@ def create_app(model: Any, store: Any, config: GatewayConfig | None = None) -> F
             )
         parts = keys.split_key(token.strip())
         try:
-            record = None if parts is None else store.find_key(parts[0])
+            record = None if parts is None else (cache.find(parts[0]) if cached else store.find_key(parts[0]))
         except Exception as error:
             logger.error("store unreadable: %s", error)
             return _error(503, "store_unavailable", "the key store cannot be read", {"Retry-After": "5"})
-        if record is None or not keys.matches(parts[1], record.salt, record.digest):
+        if record is None or not verified.check(record, parts[1]):
             metrics.rejections.labels("wrong_key").inc()
             return _error(401, "unauthorized", "this key is not valid", {"WWW-Authenticate": "Bearer"})
         if record.revoked_at is not None:
@@ -252,7 +287,7 @@ def create_app(model: Any, store: Any, config: GatewayConfig | None = None) -> F
     async def _predict(request: Request) -> Response:
         started = time.perf_counter()
         arrived = time.time()
-        record = authenticate(request)
+        record = authenticate(request, cached=True)
         if isinstance(record, JSONResponse):
             return record
         declared = request.headers.get("content-length")
@@ -283,7 +318,7 @@ def create_app(model: Any, store: Any, config: GatewayConfig | None = None) -> F
             return x, answered, status
 
         try:
-            x, answered, status = await run_in_threadpool(work)
+            x, answered, status = work() if len(body) < INLINE_BODY_BYTES else await run_in_threadpool(work)
         except PayloadError as error:
             metrics.rejections.labels(error.code).inc()
             return _error(error.status, error.code, error.message)
@@ -338,10 +373,11 @@ def create_app(model: Any, store: Any, config: GatewayConfig | None = None) -> F
             if outcome.status == BLOCKED:
                 return _error(403, BLOCKED, "the key was blocked after an extraction alert")
             return _error(403, REVOKED, "the key was revoked")
+        cache.charged(record, outcome.remaining)
         metrics.inputs.labels(record.name).inc(len(x))
         metrics.latency.observe(time.perf_counter() - started)
         result: dict[str, Any] = {
-            "labels": answered["labels"].tolist(),
+            "labels": answered["labels"],
             "policy": record.policy,
             "audit_id": outcome.audit_id,
             "remaining_quota": outcome.remaining,
@@ -350,8 +386,8 @@ def create_app(model: Any, store: Any, config: GatewayConfig | None = None) -> F
             scores = answered["scores"].astype(np.float64)
             name, _, decimals = record.policy.partition(":")
             # Rounded float32 values would print as 0.11999999731779099; send what the policy means.
-            result["scores"] = (np.round(scores, int(decimals)) if name == "round" else scores).tolist()
-        return JSONResponse(result)
+            result["scores"] = np.round(scores, int(decimals)) if name == "round" else scores
+        return FastJSONResponse(result)
 
     def _quota_error(remaining: int | None, n: int) -> JSONResponse:
         return _error(
@@ -366,7 +402,7 @@ def create_app(model: Any, store: Any, config: GatewayConfig | None = None) -> F
         record = authenticate(request)
         if isinstance(record, JSONResponse):
             return record
-        return JSONResponse(
+        return FastJSONResponse(
             {
                 "input_shape": list(model.input_shape),
                 "n_classes": int(model.n_classes),
@@ -387,14 +423,60 @@ def create_app(model: Any, store: Any, config: GatewayConfig | None = None) -> F
         writer = committer.get("writer")
         if writer is None or not writer.alive:
             return _error(503, "unhealthy", "the audit-log writer is not running")
-        return JSONResponse({"status": "ok"})
+        return FastJSONResponse({"status": "ok"})
 
     @app.get("/metrics", summary="Prometheus metrics")
     async def prometheus() -> Response:
         return Response(metrics.render(), media_type=CONTENT_TYPE)
 
     _add_error_schema(app)
+    app.add_middleware(AccessLog, metrics=metrics)
     return app
+
+
+class AccessLog:
+    """Pure ASGI middleware: refuse keys in the URL, log and count every request.
+
+    A plain ASGI wrapper rather than ``@app.middleware("http")``, whose per-request task and
+    body streaming cost more than the rest of a single-input prediction. The log line holds
+    the method, the path (never the query string), the status and the time taken.
+    """
+
+    def __init__(self, app: Any, *, metrics: GatewayMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        path = scope.get("path", "")
+        query = scope.get("query_string", b"").decode("latin-1")
+        status = [500]
+
+        async def record_status(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        if query and _key_in_query(query):
+            self.metrics.rejections.labels("key_in_url").inc()
+            await _error(
+                400,
+                "key_in_url",
+                "send the key in the 'Authorization: Bearer' header, never in the URL (URLs end up in logs "
+                "and histories); treat a key sent this way as leaked and revoke it",
+            )(scope, receive, record_status)
+        else:
+            await self.app(scope, receive, record_status)
+        logger.info("%s %s %d %.1fms", scope.get("method", ""), path, status[0], 1e3 * (time.perf_counter() - started))
+        self.metrics.requests.labels(path if path in _PATHS else "other", status[0]).inc()
+
+
+def _key_in_query(query: str) -> bool:
+    names = {name.lower() for name, _ in parse_qsl(query, keep_blank_values=True)}
+    return bool(names & KEY_PARAMETERS) or keys.KEY_PATTERN.search(unquote(query)) is not None
 
 
 _PATHS = {"/v1/predict", "/v1/model", "/healthz", "/metrics"}

@@ -17,6 +17,7 @@ import hmac
 import logging
 import re
 import secrets
+from typing import Any
 
 PREFIX = "bst_"
 ID_HEX_DIGITS = 12
@@ -54,6 +55,31 @@ def digest(secret: str, salt: bytes) -> bytes:
 def matches(secret: str, salt: bytes, stored: bytes) -> bool:
     """Whether ``secret`` is the one whose digest is ``stored``, in constant time."""
     return hmac.compare_digest(digest(secret, salt), stored)
+
+
+class VerifiedKeys:
+    """The keys a gateway process has already verified, so that each is HMAC-checked once.
+
+    It maps a key's public id to the SHA-256 of the secret that matched its stored HMAC
+    (never the secret itself). A later request with the same id is accepted when the
+    SHA-256 of its secret equals the remembered one (constant-time compare); any other
+    secret goes through the full HMAC check. A key re-created under the same id with another
+    salt is checked again. Revocation is not cached: the record is read on every request.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[str, tuple[bytes, bytes]] = {}
+
+    def check(self, record: Any, secret: str) -> bool:
+        """Whether ``secret`` is the secret of ``record`` (a stored key with ``key_id``, ``salt``, ``digest``)."""
+        fingerprint = hashlib.sha256(secret.encode("utf-8")).digest()
+        seen = self._seen.get(record.key_id)
+        if seen is not None and seen[0] == record.digest and hmac.compare_digest(seen[1], fingerprint):
+            return True
+        if not matches(secret, record.salt, record.digest):
+            return False
+        self._seen[record.key_id] = (record.digest, fingerprint)
+        return True
 
 
 def redact(text: str) -> str:

@@ -107,7 +107,10 @@ class SQLiteStore:
     def _connection(self) -> sqlite3.Connection:
         connection = getattr(self._local, "connection", None)
         if connection is None:
-            connection = sqlite3.connect(str(self.path), timeout=self.timeout_s, isolation_level=None)
+            # One connection per thread; check_same_thread=False only lets close() reach them all.
+            connection = sqlite3.connect(
+                str(self.path), timeout=self.timeout_s, isolation_level=None, check_same_thread=False
+            )
             # A read-only file refuses WAL: reads still work, and every commit fails closed.
             with contextlib.suppress(sqlite3.OperationalError):
                 connection.execute("PRAGMA journal_mode=WAL")

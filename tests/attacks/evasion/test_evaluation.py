@@ -67,3 +67,32 @@ def test_labels_of_the_wrong_length_are_refused(digits_mlp, batch):
 
     with pytest.raises(ValidationError, match=r"`y` must have 80 labels"):
         evaluate(digits_mlp, FGSM(eps=0.1), x, y[:10])
+
+
+def test_unbounded_attack_reports_medians_and_scores_against_an_eps(digits_mlp, batch):
+    from bastion.attacks.evasion import CarliniWagnerL2
+
+    x, y = batch
+    attack = CarliniWagnerL2(steps=20, binary_search_steps=2)
+    free = evaluate(digits_mlp, attack, x, y)
+    assert free.unbounded and free.eps is None and free.robust_accuracy_at_eps is None
+    assert 0 < free.perturbation_l2_median <= free.perturbation_l2_max
+    assert "no eps bound applied" in free.summary()
+    tight = evaluate(digits_mlp, attack, x, y, eps=1e-6)
+    loose = evaluate(digits_mlp, attack, x, y, eps=1e6)
+    assert tight.eps_norm == "2" and tight.robust_accuracy_at_eps == pytest.approx(tight.clean_accuracy)
+    assert loose.robust_accuracy_at_eps == pytest.approx(loose.robust_accuracy)
+    assert "scored against eps 1e-06 (L2), robust accuracy is" in tight.summary()
+
+
+def test_eps_for_a_bounded_attack_is_refused(digits_mlp, batch):
+    with pytest.raises(ValidationError, match="`eps` scores an unbounded attack; FGSM is bounded"):
+        evaluate(digits_mlp, FGSM(eps=0.1), *batch, eps=0.2)
+
+
+def test_a_model_far_below_its_accuracy_warns_of_a_scaling_mismatch(digits_mlp, batch):
+    from bastion.models.sanity import ScalingMismatchWarning
+
+    x, y = batch
+    with pytest.warns(ScalingMismatchWarning, match="channel axis"):
+        evaluate(digits_mlp, FGSM(eps=0.1), x.transpose(0, 1, 3, 2), y)

@@ -154,10 +154,21 @@ def test_fast_ensemble_is_apgd_ce_apgd_dlr_and_square(digits_cnn, batch):
     assert [r.attack for r in result.records] == ["apgd-ce", "apgd-dlr", "square"]
 
 
+def test_blackbox_ensemble_is_square_and_hopskipjump_and_runs_without_gradients(digits_cnn, batch):
+    from bastion.models import LabelOnly
+
+    assert list(default_attacks(10, version="blackbox")) == ["square", "hopskipjump"]
+    assert list(default_attacks(10, version="blackbox", scores=False)) == ["hopskipjump"]
+    x, y = batch
+    result = robustness(LabelOnly(digits_cnn), x[:6], y[:6], eps_grid=[0.3], version="blackbox", diagnostics=False)
+    assert [r.attack for r in result.records] == ["hopskipjump"]
+    assert result.robust_accuracy[0] <= result.clean_accuracy
+
+
 @pytest.mark.parametrize(
     ("version", "attacks", "message"),
     [
-        ("plus", None, "`version` must be one of 'standard', 'fast', 'custom', got 'plus'"),
+        ("plus", None, "`version` must be one of 'standard', 'fast', 'blackbox', 'custom', got 'plus'"),
         ("custom", None, "`attacks` must be given with version='custom'"),
         ("standard", SMALL_ENSEMBLE, "`attacks` must be None with version='standard'"),
     ],

@@ -11,7 +11,7 @@ import torch
 from sklearn.svm import SVC
 
 from bastion.attacks import PGD, SquareAttack, evaluate
-from bastion.attacks.evasion.square import _logit_function, _window_origins, p_schedule, windmill
+from bastion.attacks.evasion.square import _logit_function, _moving_signs, _window_origins, p_schedule, windmill
 from bastion.exceptions import CapabilityError, InputTypeError, ValidationError
 from bastion.models import OnnxModel, SklearnModel, TorchModel
 
@@ -246,3 +246,17 @@ def test_reference_windows_is_a_weaker_search_on_8x8_digits(digits, digits_cnn):
     reference = SquareAttack(0.08, max_queries=200, reference_windows=True).generate(digits_cnn, x, y)
 
     assert paper <= robust_accuracy(digits_cnn, reference, y)
+
+
+def test_linf_update_signs_always_change_the_input_and_are_uniform_over_those_that_do():
+    # Rejection sampling of the authors' redraw loop: a channel whose window cannot move up
+    # (down) must get -1 (+1) when it is the only channel; with both free the sign is a coin flip.
+    generator = torch.Generator().manual_seed(0)
+    moves_up = torch.tensor([[False], [True], [True]]).repeat(2000, 1)
+    moves_down = torch.tensor([[True], [False], [True]]).repeat(2000, 1)
+
+    signs = _moving_signs(moves_up, moves_down, generator)
+
+    assert (torch.where(signs > 0, moves_up, moves_down).any(dim=1)).all()
+    assert (signs[0::3] == -1).all() and (signs[1::3] == 1).all()
+    assert 0.45 < (signs[2::3] > 0).float().mean() < 0.55

@@ -5,6 +5,6 @@ adds its module here: it calls ``register_section`` and decorates its cell funct
 ``cell_function``.
 """
 
-from bastion.assess.sections import duplication, evasion, model_file, poisoning
+from bastion.assess.sections import duplication, evasion, gateway, model_file, poisoning
 
-__all__ = ["duplication", "evasion", "model_file", "poisoning"]
+__all__ = ["duplication", "evasion", "gateway", "model_file", "poisoning"]

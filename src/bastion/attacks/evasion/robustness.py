@@ -15,7 +15,8 @@ from bastion.attacks.evasion.base import check_eps, check_norm
 from bastion.attacks.norms import sample_norms
 from bastion.exceptions import InputTypeError, ValidationError
 from bastion.mixins import ResultMixin
-from bastion.models.base import GRADIENTS, SCORES, Model, require
+from bastion.models.base import GRADIENTS, LABELS, SCORES, Model, require
+from bastion.models.sanity import warn_if_low_accuracy
 from bastion.validation import check_choice, check_labels, check_seed
 
 HIGH = "high"
@@ -147,16 +148,18 @@ class RobustnessResult(ResultMixin):
 AttackFactory = Callable[[float], Any]
 
 
-VERSIONS = ("standard", "fast", "custom")
+VERSIONS = ("standard", "fast", "blackbox", "custom")
 # Square Attack's query budget per version: AutoAttack's 5,000, and a fifth of it for sweeps.
 STANDARD_SQUARE_QUERIES = 5000
 FAST_SQUARE_QUERIES = 1000
+# HopSkipJump's label queries per sample in the "blackbox" ensemble.
+BLACKBOX_HSJ_QUERIES = 1000
 
 
 def default_attacks(
-    n_classes: int, *, norm: str = "inf", seed: int = 0, version: str = "standard"
+    n_classes: int, *, norm: str = "inf", seed: int = 0, version: str = "standard", scores: bool = True
 ) -> dict[str, AttackFactory]:
-    """The built-in ensembles: AutoAttack's ``"standard"`` one, or the cheaper ``"fast"`` one.
+    """The built-in ensembles: AutoAttack's ``"standard"`` one, the cheaper ``"fast"`` one, ``"blackbox"``.
 
     ``"standard"`` is standard AutoAttack (Croce & Hein, ICML 2020, Sec. 5, and the
     ``version='standard'`` of the authors' code): APGD-CE, APGD-T (targeted DLR against
@@ -171,16 +174,38 @@ def default_attacks(
     classes) and Square with 1,000 queries, about a seventh of the cost of ``"standard"`` on
     robust models and usually within a point or two of it.
 
+    ``"blackbox"`` is for models without gradients: the score-based Square Attack with
+    5,000 queries (only when ``scores`` is true) and the label-only HopSkipJump (Chen et al.,
+    IEEE S&P 2020) with 1,000 queries per sample, whose unbounded output counts only inside
+    the eps ball. Black-box attacks are weaker than white-box ones: its robust accuracy is an
+    upper bound on the model's.
+
+    Args:
+        n_classes: classes of the task.
+        norm: ``"inf"`` or ``"2"``.
+        seed: seed of every attack.
+        version: ``"standard"``, ``"fast"`` or ``"blackbox"``.
+        scores: whether the model answers scores (else ``"blackbox"`` is HopSkipJump alone).
+
     Returns:
         name -> factory taking eps and returning the attack.
 
     Raises:
-        ValidationError: ``version`` is not ``"standard"`` or ``"fast"``.
+        ValidationError: ``version`` is not ``"standard"``, ``"fast"`` or ``"blackbox"``.
     """
     from bastion.attacks.evasion import APGD, APGDT, FAB, PGD
+    from bastion.attacks.evasion.hopskipjump import HopSkipJump
     from bastion.attacks.evasion.square import SquareAttack
 
-    version = check_choice(version, "version", ("standard", "fast"))
+    version = check_choice(version, "version", ("standard", "fast", "blackbox"))
+    if version == "blackbox":
+        ensemble: dict[str, AttackFactory] = {}
+        if scores:
+            ensemble["square"] = lambda eps: SquareAttack(
+                eps, norm=norm, max_queries=STANDARD_SQUARE_QUERIES, seed=seed
+            )
+        ensemble["hopskipjump"] = lambda eps: HopSkipJump(max_queries=BLACKBOX_HSJ_QUERIES, norm=norm, seed=seed)
+        return ensemble
     attacks: dict[str, AttackFactory] = {"apgd-ce": lambda eps: APGD(eps, norm=norm, loss="ce", seed=seed)}
     if version == "standard" and n_classes >= 4:
         attacks["apgd-t"] = lambda eps: APGDT(eps, norm=norm, n_target_classes=9, seed=seed)
@@ -246,7 +271,8 @@ def robustness(
         norm: ``"inf"`` or ``"2"``.
         version: the ensemble (see :func:`default_attacks`): ``"standard"`` (AutoAttack's
             APGD-CE, APGD-T, FAB-T and Square with 5,000 queries; the default),
-            ``"fast"`` (APGD-CE, APGD-DLR and Square with 1,000 queries, for sweeps) or
+            ``"fast"`` (APGD-CE, APGD-DLR and Square with 1,000 queries, for sweeps),
+            ``"blackbox"`` (Square and HopSkipJump, for models without gradients) or
             ``"custom"`` (the ``attacks`` given; the default when ``attacks`` is given).
         attacks: name -> factory ``eps -> attack`` (anything with ``generate``), for
             ``version="custom"``.
@@ -273,7 +299,11 @@ def robustness(
     x = model.check_x(x)
     y = check_labels(y, "y", n_samples=len(x), n_classes=model.n_classes)
     version = _check_version(version, attacks)
-    if version != "custom":
+    if version == "blackbox":
+        require(model, LABELS, "robustness(version='blackbox')")
+        scores = SCORES in model.capabilities
+        attacks = default_attacks(model.n_classes, norm=norm, seed=seed, version=version, scores=scores)
+    elif version != "custom":
         require(model, GRADIENTS, f"robustness(version={version!r})")
         require(model, SCORES, f"robustness(version={version!r})")
         attacks = default_attacks(model.n_classes, norm=norm, seed=seed, version=version)
@@ -286,6 +316,7 @@ def robustness(
 
     robust = model.predict(x) == y
     clean_accuracy = float(robust.mean())
+    warn_if_low_accuracy(clean_accuracy, model.n_classes, len(x))
     masks, records = [], []
     bar = tqdm(total=len(grid) * len(ensemble), desc="robustness", disable=not progress, leave=False)
     for eps in grid:

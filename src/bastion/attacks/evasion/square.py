@@ -19,6 +19,8 @@ SQUARE_LOSSES = ("margin", "ce")
 _SMALLEST_PROBABILITY = torch.finfo(torch.float64).tiny
 # Rounds of redrawing an L-inf update that would not change the input.
 _MAX_REDRAWS = 64
+# Of those, drawn and checked at once (a sample needs more with probability 2^-8 or less).
+_BATCHED_DRAWS = 8
 # Iterations at which the authors' p_selection halves p, out of a 10,000-iteration run.
 _P_HALVINGS = (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000)
 
@@ -231,20 +233,29 @@ class SquareAttack(EvasionAttack):
         everyone = torch.arange(len(x), device=x.device)
         best = clip_to_range(images + start(images.shape, generator).to(x.device), clip)
         best_values, done = evaluate(best, everyone)
+        # The samples still searched, compacted: their inputs, current best points and loss
+        # values. The loop works on these alone and writes a sample back only when it is
+        # broken (and at the end), so an iteration costs no gather or scatter over the batch.
+        active = (~done).nonzero().squeeze(1)
+        active_x, active_best, active_values = images[active], best[active], best_values[active]
         n_iterations = self.max_queries
         bar = tqdm(range(n_iterations - 1), desc="Square Attack", disable=not self.progress, leave=False)
         for iteration in bar:
-            index = (~done).nonzero().squeeze(1)
-            if len(index) == 0:
+            if len(active) == 0:
                 break
             p = p_schedule(self.p_init, iteration, n_iterations)
-            candidates = step(images[index], best[index], p, planes, clip, generator)
-            values, adversarial = evaluate(candidates, index)
-            accepted = (values > best_values[index]) | adversarial
-            best[index] = torch.where(per_sample(accepted, candidates), candidates, best[index])
-            best_values[index] = torch.where(accepted, values, best_values[index])
-            done[index] = adversarial
+            candidates = step(active_x, active_best, p, planes, clip, generator)
+            values, adversarial = evaluate(candidates, active)
+            accepted = (values > active_values) | adversarial
+            active_best = torch.where(per_sample(accepted, candidates), candidates, active_best)
+            active_values = torch.where(accepted, values, active_values)
+            if adversarial.any():
+                best[active[adversarial]] = active_best[adversarial]
+                kept = ~adversarial
+                active, active_x = active[kept], active_x[kept]
+                active_best, active_values = active_best[kept], active_values[kept]
         bar.close()
+        best[active] = active_best
         return best.reshape(x.shape)
 
     def _init_linf(self, shape: torch.Size, generator: torch.Generator) -> torch.Tensor:
@@ -266,7 +277,7 @@ class SquareAttack(EvasionAttack):
         return delta * per_sample(self.eps / l2_norms(delta), delta)
 
     def _step_linf(self, x, best, p, planes, clip, generator) -> torch.Tensor:
-        channels, height, width = planes
+        _, height, width = planes
         side = _window_side_linf(p, height, width)
         rows, cols = _window_origins(len(x), side, (height, width), generator, self.reference_windows)
         window = _window_mask(_window_offsets(rows, cols, (height, width)), side).to(x.device)
@@ -274,19 +285,7 @@ class SquareAttack(EvasionAttack):
         # Per sample and channel: would setting the window to +eps (-eps) change the input?
         moves_up = (((up - best).abs() >= 1e-7) & window).flatten(2).any(dim=2)
         moves_down = (((down - best).abs() >= 1e-7) & window).flatten(2).any(dim=2)
-        # Redraw the window's signs until they change the input, as the authors do. One sign
-        # per channel always does (unless eps vanishes in float32 round-off), so each round
-        # fixes half of the windows or more; the cap only guards that degenerate case. The
-        # rounds work on the (n, channels) signs only; the candidates are built once.
-        signs = torch.ones((len(x), channels), device=x.device)
-        unchanged = torch.ones(len(x), dtype=torch.bool, device=x.device)
-        for _ in range(_MAX_REDRAWS):
-            redo = unchanged.nonzero().squeeze(1)
-            if len(redo) == 0:
-                break
-            drawn = _random_signs((len(redo), channels, 1, 1), generator).to(x.device).view(len(redo), channels)
-            signs[redo] = drawn
-            unchanged[redo] = ~torch.where(drawn > 0, moves_up[redo], moves_down[redo]).any(dim=1)
+        signs = _moving_signs(moves_up, moves_down, generator)
         chosen = torch.where(signs[:, :, None, None] > 0, up, down)
         return torch.where(window, chosen, best)
 
@@ -320,6 +319,33 @@ class SquareAttack(EvasionAttack):
         delta = torch.where(window, update, delta * ~window_2)
         scale = self.eps / (l2_norms(delta) + 1e-12)
         return clip_to_range(x + delta * per_sample(scale, delta), clip)
+
+
+def _moving_signs(moves_up: torch.Tensor, moves_down: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """``(n, channels)`` random signs of an L-inf window update that changes the input.
+
+    Rejection sampling, as the authors redraw a window's signs until the update changes the
+    input: uniform over the sign vectors for which some channel moves (``moves_up`` where its
+    sign is +1, ``moves_down`` where it is -1). The first rounds are drawn and checked in one
+    batch; one sign per channel always moves unless eps vanishes in float32 round-off, so
+    each round accepts half of the samples or more, and the rare rest is redrawn round by
+    round up to a cap that only guards that degenerate case.
+    """
+    n, channels = moves_up.shape
+    device = moves_up.device
+    drawn = _random_signs((_BATCHED_DRAWS, n, channels), generator).to(device)
+    accepted = torch.where(drawn > 0, moves_up, moves_down).any(dim=2)
+    first = accepted.to(torch.uint8).argmax(dim=0)
+    signs = drawn.gather(0, first.view(1, n, 1).expand(1, n, channels)).squeeze(0)
+    unchanged = ~accepted.any(dim=0)
+    for _ in range(_MAX_REDRAWS - _BATCHED_DRAWS):
+        redo = unchanged.nonzero().squeeze(1)
+        if len(redo) == 0:
+            break
+        drawn = _random_signs((len(redo), channels), generator).to(device)
+        signs[redo] = drawn
+        unchanged[redo] = ~torch.where(drawn > 0, moves_up[redo], moves_down[redo]).any(dim=1)
+    return signs
 
 
 def _logit_function(model: Model):
