@@ -60,13 +60,16 @@ def models(data: bastion.Dataset) -> dict[str, TorchModel]:
 
     module = fit(small_cnn(), data.x_train, data.y_train, epochs=15, seed=0, progress=False)
     undefended = TorchModel(module, input_shape=data.input_shape, n_classes=data.n_classes)
-    distilled = DefensiveDistillation(temperature=20.0, epochs=15, progress=False).fit(small_cnn, data)
+    distilled = DefensiveDistillation(temperature=20.0, epochs=15, progress=False).fit(small_cnn, data).model_
     return {"undefended": undefended, "distilled (T=20)": distilled}
 
 
 def measure(model: TorchModel, x: np.ndarray, y: np.ndarray, run) -> dict[str, float]:
     passes = [0]
-    hook = model.module.register_forward_hook(lambda *_: passes.__setitem__(0, passes[0] + 1))
+    # The last layer runs once per forward pass whoever drives the network (ART calls the
+    # layers one by one, past the top module's hooks).
+    last = list(model.module.modules())[-1]
+    hook = last.register_forward_hook(lambda *_: passes.__setitem__(0, passes[0] + 1))
     torch.manual_seed(0)
     started = time.process_time()
     try:
