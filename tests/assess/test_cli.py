@@ -61,3 +61,9 @@ def test_data_without_a_model_is_refused(tmp_path):
     result = invoke("assess", "--data", "breast_cancer", "--out", tmp_path / "out")
     assert result.exit_code == 2
     assert "`--data` needs `--model`" in result.output
+
+
+def test_clip_without_a_model_is_refused_rather_than_ignored(tmp_path):
+    result = invoke("assess", "--clip", "0,255", "--out", tmp_path / "out")
+    assert result.exit_code == 2
+    assert "`--clip` rescales your own `--data`" in result.output

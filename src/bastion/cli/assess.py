@@ -177,6 +177,11 @@ def assess(
         elif model is None:
             if data != "digits":
                 raise ValidationError("`--data` needs `--model`: the default model is trained on digits")
+            if clip is not None:
+                raise ValidationError(
+                    "`--clip` rescales your own `--data` for your own `--model`; the default model runs on the "
+                    "embedded digits, already in [0, 1]"
+                )
             target, dataset, _ = default_model(cache_dir, progress=progress)
             source, sha256 = DEFAULT_SOURCE, None
         else:
