@@ -111,3 +111,25 @@ def test_unknown_method_is_one_line_error():
 def test_missing_class_is_one_line_error():
     result = invoke("attack", "poison", "--attack", "backdoor", "--target-class", "12")
     assert result.exit_code == 2 and "--target-class" in result.output
+
+
+def test_poison_and_sanitize_take_clip_for_data_in_another_range(tmp_path, digits):
+    counts = tmp_path / "counts.npz"
+    np.savez(
+        counts,
+        x_train=digits.x_train * 16,
+        y_train=digits.y_train,
+        x_test=digits.x_test * 16,
+        y_test=digits.y_test,
+    )
+    flipped = tmp_path / "flipped.npz"
+    result = invoke(
+        "attack", "poison", "--data", counts, "--clip", "0,16", "--attack", "label_flip", "--out", flipped
+    )
+    assert result.exit_code == 0, result.output
+    assert "data rescaled linearly from [0, 16] to [0, 1] (--clip)" in " ".join(result.output.split())
+    with np.load(flipped, allow_pickle=False) as archive:
+        assert archive["x_train"].max() <= 1.0 and np.allclose(archive["x_test"], digits.x_test)
+    result = invoke("defend", "sanitize", "--data", counts, "--clip", "0,16", "--method", "knn_label")
+    assert result.exit_code == 0, result.output
+    assert "(--clip)" in result.output

@@ -7,7 +7,7 @@ import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import numpy as np
 import typer
@@ -21,6 +21,8 @@ from bastion.data.rescale import clipped_fraction, rescale
 from bastion.exceptions import BastionError, ValidationError
 from bastion.models import io
 from bastion.models.sanity import ScalingMismatchWarning, warn_if_low_accuracy
+
+DatasetT = TypeVar("DatasetT", bound=bastion.Dataset)
 
 console = Console()
 error_console = Console(stderr=True)
@@ -116,15 +118,17 @@ def parse_clip(text: str) -> tuple[float, float]:
 
 
 def load_data(name_or_path: str, *, seed: int, clip: str | None = None) -> bastion.Dataset:
-    """A dataset by name (digits, breast_cancer) or path (.npz, IDX folder), rescaled by ``--clip``.
+    """A dataset by name (digits, breast_cancer) or path (.npz, IDX folder), rescaled by ``--clip``."""
+    return apply_clip(bastion.load(name_or_path, seed=seed), clip)
 
-    With ``clip="LOW,HIGH"`` the features are mapped linearly from [LOW, HIGH] to [0, 1]
-    (:func:`bastion.data.rescale.rescale`) and one line says so.
-    """
-    bounds = None if clip is None else parse_clip(clip)
-    dataset = bastion.load(name_or_path, seed=seed)
-    if bounds is None:
+
+def apply_clip(dataset: DatasetT, clip: str | None) -> DatasetT:
+    """``dataset`` rescaled by ``--clip``: with ``clip="LOW,HIGH"`` the features are mapped
+    linearly from [LOW, HIGH] to [0, 1] (:func:`bastion.data.rescale.rescale`) and one line
+    says so; without it, ``dataset`` unchanged."""
+    if clip is None:
         return dataset
+    bounds = parse_clip(clip)
     outside = clipped_fraction(dataset, *bounds)
     dataset = rescale(dataset, *bounds)
     clipped = f"; {outside:.2%} of the values lay outside and were clipped" if outside else ""

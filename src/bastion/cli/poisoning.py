@@ -23,7 +23,7 @@ from bastion.attacks.poisoning import (
 from bastion.attacks.poisoning.backdoor import LOCATIONS, TRIGGERS
 from bastion.attacks.poisoning.label_flip import STRATEGIES
 from bastion.cli.app import attack_app, defend_app
-from bastion.cli.common import JsonOption, console, reported_errors
+from bastion.cli.common import ClipOption, JsonOption, apply_clip, console, reported_errors
 from bastion.data.dataset import Dataset
 from bastion.defenses.sanitization import SANITIZERS, Iterative
 from bastion.exceptions import ValidationError
@@ -116,6 +116,7 @@ def poison(
     evaluate: Annotated[bool, typer.Option(help="Train on poisoned and clean data; report the damage.")] = False,
     epochs: Annotated[int, typer.Option(help="Training epochs of the --evaluate models.")] = 15,
     json_out: JsonOption = None,
+    clip: ClipOption = None,
 ) -> None:
     """Poison a dataset's training split and save it with its poison mask."""
     with reported_errors():
@@ -140,7 +141,7 @@ def poison(
             )
         else:
             attacker = GradientPoisoning(n_points, learner=learner, seed=seed)
-        dataset = load_dataset(data, seed=seed)
+        dataset = apply_clip(load_dataset(data, seed=seed), clip)
         if classes is not None:
             dataset = _keep_classes(dataset, classes)
         poisoned = attacker.poison(dataset)
@@ -205,6 +206,7 @@ def sanitize(
     evaluate: Annotated[bool, typer.Option(help="Train before and after cleaning; report the difference.")] = False,
     epochs: Annotated[int, typer.Option(help="Training epochs of the --evaluate models.")] = 15,
     json_out: JsonOption = None,
+    clip: ClipOption = None,
 ) -> None:
     """Find and remove suspicious training rows; save the cleaned dataset."""
     with reported_errors():
@@ -213,7 +215,7 @@ def sanitize(
         check_scalar(epochs, "--epochs", kind=int, low=1)
         base = SANITIZERS[method]() if method == "knn_label" else SANITIZERS[method](seed=seed)
         sanitizer = base if rounds == 1 else Iterative(base, rounds=rounds)
-        dataset = load_dataset(data, seed=seed)
+        dataset = apply_clip(load_dataset(data, seed=seed), clip)
         result = sanitizer.clean(dataset)
         written = save_dataset(result.dataset, out, removed_mask=result.removed_mask) if out is not None else None
         before = after = None
