@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 
 import numpy as np
 import torch
@@ -83,8 +84,9 @@ def render(rows, repeats: int) -> str:
         "synthetic inputs), each batch in one chunk, in bastion and torchattacks. Floor: the same number "
         "of bare forward+backward passes of the module on the batch (cross-entropy, gradient with respect "
         "to the input). CPU seconds of this process, "
-        f"{'one run' if repeats == 1 else f'medians of {repeats} round-robin runs'} after a warm-up, "
-        "on a machine shared with other jobs.",
+        f"{'one run' if repeats == 1 else f'medians of {repeats} round-robin runs'} after a warm-up; "
+        f"1-minute load average {os.getloadavg()[0]:.1f} at the end of the run. torchattacks and the floor do "
+        "almost the same work, so their ratio shows the run-to-run noise.",
         "",
         f"Machine: {machine()}. Command: `{COMMAND} --repeats {repeats}`.",
         "",
@@ -119,7 +121,8 @@ def render(rows, repeats: int) -> str:
         "",
         f"bastion's PGD takes {spread(ratios['ta'])} torchattacks' time and {spread(ratios['floor'])} the bare "
         f"forward+backward passes at the same robust accuracy, while torchattacks itself takes "
-        f"{spread(ratios['peer_floor'])} the floor on this shared machine.",
+        f"{spread(ratios['peer_floor'])} the floor: the per-step work beside the model's passes is lost in "
+        "the run-to-run noise.",
     ]
     return "\n".join(lines)
 
