@@ -50,6 +50,7 @@ def test_adversarial_training_prints_epochs_and_saves_a_loadable_model(hardened_
     assert [r["epoch"] for r in history["history"]] == [1, 2]
     assert history["method"] == "fgsm_rs" and history["catastrophic_overfitting"] is False
     assert isinstance(io.load(folder), TorchModel)
+    assert io.recorded_accuracy(folder) == pytest.approx(history["test_accuracy"])
 
 
 def test_distill_saves_the_student_and_reports_saturation(tmp_path):
@@ -72,6 +73,7 @@ def test_distill_saves_the_student_and_reports_saturation(tmp_path):
     assert result.exit_code == 0, result.output
     assert "student test accuracy (T = 1)" in result.output and "saturated softmax" in result.output
     assert io.load(folder).n_classes == 10
+    assert 0 < io.recorded_accuracy(folder) <= 1
 
 
 def test_evaluate_robustness_prints_the_table_writes_json_and_plot(trained_folder, tmp_path):

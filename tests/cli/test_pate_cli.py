@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 import bastion
@@ -38,6 +39,7 @@ def test_pate_command_saves_a_student_that_loads_back(tmp_path):
     student = io.load(out)
     digits = bastion.load("digits", seed=0)
     assert np.mean(student.predict(digits.x_test) == digits.y_test) > 0.5
+    assert io.recorded_accuracy(out) == pytest.approx(np.mean(student.predict(digits.x_test) == digits.y_test))
 
 
 def test_pate_command_refuses_an_unknown_aggregator():

@@ -85,7 +85,7 @@ def adversarial_training(
         build = zoo.ARCHITECTURES[arch]
         model = trainer.fit(lambda: build(dataset.input_shape, dataset.n_classes, seed=seed), dataset).model_
         test_accuracy = _accuracy(model, dataset.x_test, dataset.y_test)
-        folder = io.save(model, out)
+        folder = io.save(model, out, test_accuracy=test_accuracy)
         if json_out is not None:
             record = {
                 "method": method,
@@ -160,7 +160,7 @@ def distill(
         teacher_accuracy = _accuracy(distiller.teacher_, dataset.x_test, dataset.y_test)
         student_accuracy = _accuracy(model, dataset.x_test, dataset.y_test)
         saturated = float((model.predict_proba(dataset.x_test).max(axis=1) == 1.0).mean())
-        folder = io.save(model, out)
+        folder = io.save(model, out, test_accuracy=student_accuracy)
 
     table = Table(title=f"bastion defend distill: {arch} on {dataset.name}, T={temperature:g}")
     table.add_column("field")

@@ -165,7 +165,7 @@ def pate(
         student_accuracy = float(np.mean(model.predict(dataset.x_test) == dataset.y_test))
         baseline = fit_learner(_learner(student, shape, k, probabilities=False), x_private, y_private, seed)
         baseline_accuracy = _accuracy(baseline, dataset.x_test, dataset.y_test)
-        folder = io.save(model, out) if out is not None else None
+        folder = io.save(model, out, test_accuracy=student_accuracy) if out is not None else None
 
     table = Table(title=f"bastion defend pate: {teachers} {teacher} teachers on {dataset.name}")
     table.add_column("field")
