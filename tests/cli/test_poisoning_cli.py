@@ -123,9 +123,7 @@ def test_poison_and_sanitize_take_clip_for_data_in_another_range(tmp_path, digit
         y_test=digits.y_test,
     )
     flipped = tmp_path / "flipped.npz"
-    result = invoke(
-        "attack", "poison", "--data", counts, "--clip", "0,16", "--attack", "label_flip", "--out", flipped
-    )
+    result = invoke("attack", "poison", "--data", counts, "--clip", "0,16", "--attack", "label_flip", "--out", flipped)
     assert result.exit_code == 0, result.output
     assert "data rescaled linearly from [0, 16] to [0, 1] (--clip)" in " ".join(result.output.split())
     with np.load(flipped, allow_pickle=False) as archive:

@@ -14,7 +14,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,11 +22,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 import bastion
 from bastion.models import io
 from bastion.serve.app import ServeSettings, build_app
+from bastion.serve.local import serve_in_thread
 from bastion.serve.sqlite import SQLiteStore
 
 SRC = str(Path(bastion.__file__).resolve().parents[1])
@@ -150,18 +149,9 @@ class Gateway:
 @contextmanager
 def thread_server(settings: ServeSettings) -> Iterator[str]:
     """Run the gateway of ``settings`` with uvicorn in a thread of this process; yield its URL."""
-    app = build_app(settings)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, access_log=False, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    try:
+    with serve_in_thread(build_app(settings), startup_timeout_s=90) as url:
         wait_healthy(url)
         yield url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 @pytest.fixture(scope="session")

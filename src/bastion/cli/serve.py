@@ -76,7 +76,7 @@ def serve(
         try:
             import uvicorn
 
-            from bastion.serve.app import ENVIRONMENT_VARIABLE, GatewayConfig, ServeSettings, build_app
+            from bastion.serve.app import ENVIRONMENT_VARIABLE, GatewayConfig, ServeSettings, build_app, log_to_stderr
         except ImportError as error:
             raise ValidationError(
                 f'`bastion serve` needs the serve extra ({error.name} is missing): pip install "bastion[serve]"'
@@ -96,6 +96,7 @@ def serve(
             db_max_bytes=None if db_max_mb is None else int(db_max_mb * 1024 * 1024),
             gateway=gateway.__dict__,
         )
+        log_to_stderr()
         # Load once here even with several workers: a bad model or database is refused before listening.
         application = build_app(settings)
         console.print(f"bastion gateway: serving {model} on http://{host}:{port} (docs at /docs), database {db}")

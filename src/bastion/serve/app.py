@@ -23,7 +23,6 @@ import hashlib
 import json
 import logging
 import os
-import sys
 import time
 from collections.abc import Callable
 from contextlib import asynccontextmanager
@@ -516,17 +515,19 @@ class ServeSettings:
         return json.dumps(asdict(self))
 
 
-class _CurrentStderrHandler(logging.StreamHandler):
-    """Writes each record to ``sys.stderr`` as it is when the record is logged, not as it was when
-    the app was built (an embedding program, or a test's output capture, may have replaced it since)."""
+def log_to_stderr() -> None:
+    """Send the gateway's log (INFO and up: one line per request, alerts, errors) to stderr.
 
-    @property
-    def stream(self) -> Any:
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, value: Any) -> None:
-        """The stream is always the current ``sys.stderr``; the value logging assigns is ignored."""
+    What ``bastion serve`` and each of its workers do at start-up. A program that embeds the
+    gateway (:func:`bastion.serve.local.local_gateway`, a test) keeps its own logging set-up.
+    """
+    gateway_logger = logging.getLogger("bastion.serve")
+    if not gateway_logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        gateway_logger.addHandler(handler)
+    gateway_logger.setLevel(logging.INFO)
+    gateway_logger.propagate = False
 
 
 def build_app(settings: ServeSettings) -> FastAPI:
@@ -544,13 +545,6 @@ def build_app(settings: ServeSettings) -> FastAPI:
     from bastion.serve.sqlite import SQLiteStore
 
     torch.set_num_threads(1)  # requests run in parallel threads: one core each
-    gateway_logger = logging.getLogger("bastion.serve")
-    if not gateway_logger.handlers:
-        handler = _CurrentStderrHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        gateway_logger.addHandler(handler)
-        gateway_logger.setLevel(logging.INFO)
-        gateway_logger.propagate = False
     for name in ("bastion.serve", "uvicorn", "uvicorn.error"):
         logging.getLogger(name).addFilter(keys.RedactKeys())
     # bastion scan reads the file without loading it; a finding of high severity or worse refuses it.
@@ -564,4 +558,5 @@ def app_from_environment() -> FastAPI:
     """The uvicorn factory of each worker: settings from ``BASTION_SERVE_CONFIG``."""
     raw = json.loads(os.environ[ENVIRONMENT_VARIABLE])
     raw["trusted"] = tuple(raw.get("trusted") or ())
+    log_to_stderr()
     return build_app(ServeSettings(**raw))

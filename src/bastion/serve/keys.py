@@ -64,7 +64,8 @@ class VerifiedKeys:
     (never the secret itself). A later request with the same id is accepted when the
     SHA-256 of its secret equals the remembered one (constant-time compare); any other
     secret goes through the full HMAC check. A key re-created under the same id with another
-    salt is checked again. Revocation is not cached: the record is read on every request.
+    salt is checked again. Only the secret's check is remembered: revocation and quota come
+    from the key record (and, exactly, from the store's commit of each query).
     """
 
     def __init__(self) -> None:

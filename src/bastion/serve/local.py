@@ -40,6 +40,41 @@ class LocalGateway:
 
 
 @contextmanager
+def serve_in_thread(app: Any, *, startup_timeout_s: float = 30.0) -> Iterator[str]:
+    """Run the ASGI ``app`` with real uvicorn on loopback in a thread for the ``with`` block.
+
+    The port is one the kernel picks (bound here, so two servers never collide); the block
+    starts once uvicorn listens (the app's start-up has run) and the server stops after it.
+
+    Yields:
+        The server's URL, ``http://127.0.0.1:<port>``.
+
+    Raises:
+        GatewayStartError: uvicorn did not start within ``startup_timeout_s``.
+    """
+    import uvicorn
+
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, access_log=False, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, name="bastion-gateway", daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + startup_timeout_s
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise GatewayStartError(f"the local gateway did not start listening within {startup_timeout_s:g} s")
+            time.sleep(0.01)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        listener.close()
+
+
+@contextmanager
 def local_gateway(
     model: Any, store: Any, config: GatewayConfig | None = None, *, startup_timeout_s: float = 30.0
 ) -> Iterator[LocalGateway]:
@@ -57,27 +92,9 @@ def local_gateway(
     Raises:
         GatewayStartError: uvicorn did not start within ``startup_timeout_s``.
     """
-    import uvicorn
-
     app = create_app(model, store, config)
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, access_log=False, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, name="bastion-gateway", daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + startup_timeout_s
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise GatewayStartError(f"the local gateway did not start listening within {startup_timeout_s:g} s")
-            time.sleep(0.01)
-        yield LocalGateway(f"http://127.0.0.1:{port}", app, store)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        listener.close()
+    with serve_in_thread(app, startup_timeout_s=startup_timeout_s) as url:
+        yield LocalGateway(url, app, store)
 
 
-__all__ = ["GatewayStartError", "LocalGateway", "local_gateway"]
+__all__ = ["GatewayStartError", "LocalGateway", "local_gateway", "serve_in_thread"]
