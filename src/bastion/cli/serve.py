@@ -96,9 +96,9 @@ def serve(
             db_max_bytes=None if db_max_mb is None else int(db_max_mb * 1024 * 1024),
             gateway=gateway.__dict__,
         )
-        log_to_stderr()
         # Load once here even with several workers: a bad model or database is refused before listening.
         application = build_app(settings)
+        log_to_stderr()
         console.print(f"bastion gateway: serving {model} on http://{host}:{port} (docs at /docs), database {db}")
         if workers > 1 and prada:
             logging.getLogger("bastion.serve").warning(PRADA_WORKERS_WARNING.format(workers=workers))

@@ -558,5 +558,6 @@ def app_from_environment() -> FastAPI:
     """The uvicorn factory of each worker: settings from ``BASTION_SERVE_CONFIG``."""
     raw = json.loads(os.environ[ENVIRONMENT_VARIABLE])
     raw["trusted"] = tuple(raw.get("trusted") or ())
+    application = build_app(ServeSettings(**raw))
     log_to_stderr()
-    return build_app(ServeSettings(**raw))
+    return application
