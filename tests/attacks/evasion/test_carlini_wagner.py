@@ -74,7 +74,7 @@ def test_stays_inside_a_clip_range_other_than_the_unit_interval():
 def test_pixels_exactly_on_the_range_edges_move():
     # Class 1 needs x0 - x1 to grow by 0.05 from the corner (0, 1). Started 1e-6 inside the
     # range (the authors' code), tanh is so flat there that 20 Adam steps leave both pixels
-    # in place; started 0.5% inside, they cross the boundary.
+    # in place; started 0.1% inside, they cross the boundary.
     model = linear_binary_model(np.array([[0.0, 1.0], [1.0, 0.0]], dtype=np.float32), bias=(0.0, 0.95))
     x = np.array([[0.0, 1.0]], dtype=np.float32)
 
@@ -82,6 +82,31 @@ def test_pixels_exactly_on_the_range_edges_move():
 
     assert x_adv[0, 0] > 0.0 and x_adv[0, 1] < 1.0
     assert model.predict(x_adv)[0] == 1
+
+
+def test_later_binary_search_steps_resume_from_the_closest_example_found(monkeypatch):
+    model = build_tiny_model()
+    x = tiny_inputs(model, 16, seed=0)
+    y = model.predict(x)
+    seen = []
+    forward = model.logits_tensor
+    monkeypatch.setattr(model, "logits_tensor", lambda batch: seen.append(batch.detach().clone()) or forward(batch))
+    steps = 20
+
+    CarliniWagnerL2(c=10.0, steps=steps, lr=0.1, binary_search_steps=2, abort_early=False).generate(model, x, y)
+
+    # The first run's candidates, each kept where it succeeded and is the closest so far.
+    turned = np.zeros(len(x), dtype=bool)
+    closest = np.full(len(x), np.inf)
+    expected = x.copy()
+    for batch in (b.numpy() for b in seen[:steps]):
+        distance = np.linalg.norm((batch - x).reshape(len(x), -1), axis=1)
+        better = (model.predict(batch) != y) & (distance < closest)
+        closest = np.where(better, distance, closest)
+        expected[better] = batch[better]
+        turned |= better
+    assert turned.any()
+    np.testing.assert_allclose(seen[steps].numpy()[turned], expected[turned], atol=1e-6)
 
 
 def test_line_search_shortens_perturbations_without_losing_a_success(digits, digits_mlp):
