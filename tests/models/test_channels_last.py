@@ -111,3 +111,28 @@ def test_runner_survives_pickling():
 
     with torch.no_grad():
         torch.testing.assert_close(copy(x), module(x), atol=1e-5, rtol=1e-5)
+
+
+def test_the_modules_own_parameters_are_back_after_a_call_even_one_that_fails():
+    module = cnn()
+    originals = [id(parameter) for parameter in module.parameters()]
+    runner = ChannelsLastRunner(module)
+
+    runner(torch.rand(2, *SHAPE))
+    with pytest.raises(RuntimeError):
+        runner(torch.rand(2, 5, 6, 6))
+
+    assert [id(parameter) for parameter in module.parameters()] == originals
+    assert all(isinstance(parameter, nn.Parameter) for parameter in module.parameters())
+
+
+def test_a_replaced_parameter_is_picked_up():
+    module = cnn()
+    runner = ChannelsLastRunner(module)
+    x = torch.rand(2, *SHAPE)
+    runner(x)
+
+    module[0].weight = nn.Parameter(torch.zeros_like(module[0].weight))
+
+    with torch.no_grad():
+        torch.testing.assert_close(runner(x), module(x), atol=1e-5, rtol=1e-5)
