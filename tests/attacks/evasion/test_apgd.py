@@ -114,3 +114,20 @@ def test_bad_hyperparameters_are_refused(kwargs, message):
 def test_black_box_model_is_refused(breast_cancer, breast_cancer_logistic):
     with pytest.raises(CapabilityError, match=r"APGD needs a model with 'gradients'"):
         APGD(eps=0.1).generate(breast_cancer_logistic, breast_cancer.x_test[:2])
+
+
+def test_early_stop_breaks_the_same_samples_with_fewer_queries(digits, digits_cnn):
+    x, y = digits.x_test[:100], digits.y_test[:100]
+    before = digits_cnn.queries
+    full = digits_cnn.predict(APGD(0.06, steps=20).generate(digits_cnn, x, y)) != y
+    full_queries = digits_cnn.queries - before - len(x)
+
+    before = digits_cnn.queries
+    x_adv = APGD(0.06, steps=20, early_stop=True).generate(digits_cnn, x, y)
+    stopped_queries = digits_cnn.queries - before
+    stopped = digits_cnn.predict(x_adv) != y
+
+    assert full.any()
+    np.testing.assert_array_equal(stopped, full)
+    assert stopped_queries < full_queries
+    assert np.abs(x_adv - x).max() <= 0.06 + 1e-6

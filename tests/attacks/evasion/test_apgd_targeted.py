@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from tests.attacks.evasion.conftest import build_tiny_model, linear_model, tiny_inputs
 from tests.attacks.evasion.test_fab import analytic_distances
 
 from bastion.attacks.evasion import APGD, APGDT
+from bastion.attacks.evasion.apgd_targeted import first_row_per_owner
 from bastion.exceptions import ValidationError
+from bastion.models import TorchModel
 
 
 @pytest.mark.parametrize("quantile", [0.2, 0.5, 0.8])
@@ -62,3 +65,26 @@ def test_refuses_a_target():
 def test_bad_target_count_is_refused():
     with pytest.raises(ValidationError, match=r"`n_target_classes` must be an int in \[1, inf\), got 0"):
         APGDT(0.1, n_target_classes=0)
+
+
+def test_targets_batched_together_break_the_samples_the_one_by_one_order_breaks(digits, digits_cnn):
+    x, y = digits.x_test[:40], digits.y_test[:40]
+    shape, classes = digits.input_shape, digits.n_classes
+    one_by_one = TorchModel(digits_cnn.module, input_shape=shape, n_classes=classes, batch_size=len(x))
+    together = TorchModel(digits_cnn.module, input_shape=shape, n_classes=classes, batch_size=4 * len(x))
+    attack = APGDT(0.05, steps=10, n_target_classes=4)
+
+    alone = one_by_one.predict(attack.generate(one_by_one, x, y)) != y
+    batched = together.predict(attack.generate(together, x, y)) != y
+
+    assert 0 < alone.sum() < len(x)
+    np.testing.assert_array_equal(batched, alone)
+
+
+def test_first_row_per_owner_picks_each_owners_earliest_marked_row():
+    owners = torch.tensor([3, 1, 3, 1, 0, 3])
+    mask = torch.tensor([False, True, True, True, False, True])
+
+    rows = first_row_per_owner(owners, mask)
+
+    assert sorted(zip(owners[rows].tolist(), rows.tolist(), strict=True)) == [(1, 1), (3, 2)]

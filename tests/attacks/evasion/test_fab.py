@@ -10,6 +10,7 @@ from tests.attacks.evasion.conftest import linear_model
 from bastion.attacks.evasion import FAB
 from bastion.attacks.evasion.fab import box_hyperplane_step
 from bastion.exceptions import ValidationError
+from bastion.models import TorchModel
 
 
 def analytic_distances(model, weights, x, y, norm):
@@ -129,3 +130,40 @@ def test_targeted_mode_refuses_a_given_target(digits, digits_cnn):
 def test_bad_hyperparameters_are_refused(kwargs, message):
     with pytest.raises(ValidationError, match=message):
         FAB(**kwargs)
+
+
+@pytest.mark.parametrize("eps", [None, 0.05])
+def test_targets_batched_together_find_what_the_one_by_one_order_finds(digits, digits_cnn, eps):
+    x, y = digits.x_test[:30], digits.y_test[:30]
+    shape, classes = digits.input_shape, digits.n_classes
+    one_by_one = TorchModel(digits_cnn.module, input_shape=shape, n_classes=classes, batch_size=len(x))
+    together = TorchModel(digits_cnn.module, input_shape=shape, n_classes=classes, batch_size=3 * len(x))
+    attack = FAB(eps, steps=10, targeted=True, n_target_classes=3)
+
+    alone, batched = attack.generate(one_by_one, x, y), attack.generate(together, x, y)
+
+    np.testing.assert_array_equal(together.predict(batched) != y, one_by_one.predict(alone) != y)
+    distances = [np.abs(points - x).max(axis=(1, 2, 3)) for points in (batched, alone)]
+    np.testing.assert_allclose(*distances, atol=1e-5)
+
+
+class _ConstantLogits(torch.nn.Module):
+    """Logits that ignore the input: no point is ever adversarial."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.zeros(()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.flatten(1)[:, :4] * self.scale + torch.arange(4.0)
+
+
+def test_an_iteration_costs_one_query_per_sample_while_nothing_is_found():
+    model = TorchModel(_ConstantLogits(), input_shape=(1, 4, 4), n_classes=4)
+    x = np.random.default_rng(0).uniform(size=(6, 1, 4, 4)).astype(np.float32)
+    y = np.full(6, 3)
+    before = model.queries
+
+    FAB(steps=7).generate(model, x, y)
+
+    assert model.queries - before == 6 * (1 + 7)

@@ -11,7 +11,14 @@ import torch
 from sklearn.svm import SVC
 
 from bastion.attacks import PGD, SquareAttack, evaluate
-from bastion.attacks.evasion.square import _logit_function, _moving_signs, _window_origins, p_schedule, windmill
+from bastion.attacks.evasion.square import (
+    _every_window,
+    _logit_function,
+    _moving_signs,
+    _window_origins,
+    p_schedule,
+    windmill,
+)
 from bastion.exceptions import CapabilityError, InputTypeError, ValidationError
 from bastion.models import OnnxModel, SklearnModel, TorchModel
 
@@ -260,3 +267,13 @@ def test_linf_update_signs_always_change_the_input_and_are_uniform_over_those_th
     assert (torch.where(signs > 0, moves_up, moves_down).any(dim=1)).all()
     assert (signs[0::3] == -1).all() and (signs[1::3] == 1).all()
     assert 0.45 < (signs[2::3] > 0).float().mean() < 0.55
+
+
+@pytest.mark.parametrize(("reference", "positions"), [(False, 9), (True, 4)])
+def test_every_window_holds_each_position_the_origins_can_take_once(reference, positions):
+    windows = _every_window((6, 6), (8, 8), reference)
+
+    assert windows.shape == (positions, 1, 8, 8)
+    assert (windows.sum(dim=(1, 2, 3)) == 36).all()
+    assert len({tuple(mask.flatten().tolist()) for mask in windows}) == positions
+    assert bool(windows[:, 0, 7, 7].any()) is not reference

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from bastion.attacks.evasion.apgd import APGD
-from bastion.attacks.evasion.base import is_adversarial
+from bastion.attacks.evasion.base import DEFAULT_CHUNK, is_adversarial
 from bastion.exceptions import ValidationError
 from bastion.models.base import require
 from bastion.validation import check_scalar
@@ -33,10 +33,15 @@ class APGDT(APGD):
     Diverse Parameter-free Attacks", ICML 2020, Sec. 4 and 5 (the ``APGD-T`` member of
     AutoAttack). For each sample the other classes are ranked by the clean logits; run ``k``
     (``k = 1 .. n_target_classes``) is an :class:`APGD` run that maximises the targeted DLR
-    loss (Eq. 7) toward the ``k``-th ranked class, on the samples no earlier run has
-    misclassified. A run counts any misclassification as a success, not only the target
-    (as in the authors' auto-attack code), so a sample leaves the cascade as soon as one
-    run moves it off its label. ``n_restarts`` random restarts are spent per target.
+    loss (Eq. 7) toward the ``k``-th ranked class. A run counts any misclassification as a
+    success, not only the target (as in the authors' auto-attack code), so a sample leaves
+    as soon as one run moves it off its label. The authors run the targets one after the
+    other; here the runs of several targets go through the model in one batch (as many as
+    fit in the model's ``batch_size`` rows), each run on its own path, and a sample's runs
+    all stop at its first adversarial iterate. A sample's paths do not depend on each
+    other, so the samples broken are those the one-after-the-other order breaks, with far
+    fewer, larger batches. ``n_restarts`` rounds of random restarts repeat the targets on
+    the samples still unbroken.
 
     Standard AutoAttack uses 9 targets (every other class of a 10-class task), 100
     iterations and one restart. The targeted DLR loss needs 4 or more classes; on a model
@@ -45,8 +50,9 @@ class APGDT(APGD):
     Cost: ``steps + 1`` queries per sample and run, plus one query per sample to rank the
     classes; at most ``n_target_classes * n_restarts`` runs.
 
-    Returns, per sample, the first adversarial point found; samples no run misclassified
-    get the point of the first run (highest targeted DLR toward the runner-up class).
+    Returns, per sample, the first adversarial iterate found (the lowest-ranked target's
+    on a tie); samples no run misclassified get the point of the first run (highest
+    targeted DLR toward the runner-up class).
 
     Args:
         eps: radius of the ball, in the model's input units.
@@ -80,7 +86,15 @@ class APGDT(APGD):
         progress: bool = False,
     ) -> None:
         super().__init__(
-            eps, steps=steps, norm=norm, loss="dlr", n_restarts=n_restarts, rho=rho, seed=seed, progress=progress
+            eps,
+            steps=steps,
+            norm=norm,
+            loss="dlr",
+            n_restarts=n_restarts,
+            rho=rho,
+            early_stop=True,
+            seed=seed,
+            progress=progress,
         )
         self.n_target_classes = check_scalar(n_target_classes, "n_target_classes", kind=int, low=1)
 
@@ -105,19 +119,34 @@ class APGDT(APGD):
 
     def _attack(self, model: Any, x, labels, targets, generator) -> torch.Tensor:
         ranking = ranked_other_classes(model, x, labels)
+        n_ranks = min(self.n_target_classes, model.n_classes - 1)
+        # Runs toward several targets share one batch of at most the model's batch size
+        # (rows: one per sample and target, target-major).
+        per_batch = max(1, getattr(model, "batch_size", DEFAULT_CHUNK) // max(len(x), 1))
         result = x.clone()
         found = torch.zeros(len(x), dtype=torch.bool, device=x.device)
-        first = True
-        for rank in range(min(self.n_target_classes, model.n_classes - 1)):
-            for _ in range(self.n_restarts):
+        for restart in range(self.n_restarts):
+            for first_rank in range(0, n_ranks, per_batch):
                 remaining = (~found).nonzero().squeeze(1)
                 if len(remaining) == 0:
                     return result
-                points, _, newly = self._run(
-                    model, x[remaining], labels[remaining], ranking[remaining, rank], generator
-                )
-                keep = torch.ones_like(newly) if first else newly
-                result[remaining[keep]] = points[keep]
-                found[remaining[newly]] = True
-                first = False
+                ranks = torch.arange(first_rank, min(first_rank + per_batch, n_ranks), device=x.device)
+                owners = remaining.repeat(len(ranks))
+                goals = ranking[remaining][:, ranks].T.reshape(-1)
+                points, _, newly = self._run(model, x[owners], labels[owners], goals, generator, owners=owners)
+                if restart == 0 and first_rank == 0:
+                    result[remaining] = points[: len(remaining)]
+                rows = first_row_per_owner(owners, newly)
+                result[owners[rows]] = points[rows]
+                found[owners[rows]] = True
         return result
+
+
+def first_row_per_owner(owners: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Positions of the first row with ``mask`` set for each ``owners`` value that has one."""
+    rows = mask.nonzero().squeeze(1)
+    if len(rows) == 0:
+        return rows
+    unique, inverse = torch.unique(owners[rows], return_inverse=True)
+    first = torch.full((len(unique),), len(owners), dtype=rows.dtype, device=rows.device)
+    return first.scatter_reduce_(0, inverse, rows, reduce="amin")

@@ -9,8 +9,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from bastion.attacks.evasion.apgd_targeted import ranked_other_classes
-from bastion.attacks.evasion.base import EvasionAttack, check_eps, check_norm, is_adversarial
+from bastion.attacks.evasion.apgd_targeted import first_row_per_owner, ranked_other_classes
+from bastion.attacks.evasion.base import DEFAULT_CHUNK, EvasionAttack, check_eps, check_norm, is_adversarial
 from bastion.attacks.norms import norms, per_sample
 from bastion.exceptions import ValidationError
 from bastion.models.base import require
@@ -95,6 +95,10 @@ class FAB(EvasionAttack):
     toward the ``k``-th most likely other class at the clean input, for the top
     ``n_target_classes``; any misclassification counts as a success, as in the authors'
     code. A given ``target=`` in ``generate`` instead attacks that class and counts only it.
+    The authors run the targets one after the other; here the runs of several targets go
+    through the model in one batch (as many as fit in the model's ``batch_size`` rows),
+    each on its own path, and each sample keeps its closest point over its runs. Restarts
+    come after every target has had its first run.
 
     With ``eps`` set, a sample counts as broken once an adversarial point lies inside the
     ``eps``-ball; it then leaves the search (later iterations and runs skip it), and samples
@@ -103,7 +107,10 @@ class FAB(EvasionAttack):
     perturbation found over every run (or the input, if none).
 
     Cost per iteration and sample still searched: one forward pass and one backward pass
-    per class (untargeted) or one (targeted), plus one forward pass to check the new point.
+    per class (untargeted) or one (targeted). The pass that checks whether the new point is
+    adversarial also linearises the boundary there for the next iteration (the authors'
+    code spends a separate forward pass on the check); only a point that steps back after
+    a success is linearised again.
 
     Args:
         eps: radius that counts as a success, in the model's input units, or ``None`` for
@@ -174,22 +181,30 @@ class FAB(EvasionAttack):
         best_norms = torch.full((n,), math.inf, device=x.device)
         if self.targeted:
             ranking = ranked_other_classes(model, x, labels)
-            runs = [ranking[:, rank] for rank in range(min(self.n_target_classes, model.n_classes - 1))]
+            n_ranks = min(self.n_target_classes, model.n_classes - 1)
         else:
-            runs = [targets]
-        for run_targets in runs:
-            for restart in range(self.n_restarts):
+            n_ranks = 1
+        # Runs toward several targets share one batch of at most the model's batch size.
+        per_batch = max(1, getattr(model, "batch_size", DEFAULT_CHUNK) // max(n, 1))
+        for restart in range(self.n_restarts):
+            for first_rank in range(0, n_ranks, per_batch):
                 remaining = torch.arange(n, device=x.device)
                 if self.eps is not None:
                     remaining = (best_norms > self._radius_bound()).nonzero().squeeze(1)
                     if len(remaining) == 0:
                         return best
+                if self.targeted:
+                    ranks = torch.arange(first_rank, min(first_rank + per_batch, n_ranks), device=x.device)
+                    owners = remaining.repeat(len(ranks))
+                    goals = ranking[remaining][:, ranks].T.reshape(-1)
+                else:
+                    owners, goals = remaining, None if targets is None else targets[remaining]
                 self._run(
                     model,
                     x,
                     labels,
-                    run_targets,
-                    remaining,
+                    goals,
+                    owners,
                     best,
                     best_norms,
                     restart > 0,
@@ -204,26 +219,32 @@ class FAB(EvasionAttack):
         # The tolerance robustness() uses when it checks that a point lies in the ball.
         return self.eps * (1 + 1e-5) + 1e-6
 
-    def _run(self, model, x, labels, targets, index, best, best_norms, random_start, generator, *, count_only_target):
-        """One FAB run on the samples ``index``; improves ``best`` and ``best_norms`` in place."""
+    def _run(self, model, x, labels, goal, index, best, best_norms, random_start, generator, *, count_only_target):
+        """FAB runs, one per row: sample ``index[i]`` toward class ``goal[i]`` (untargeted: ``goal`` None).
+
+        Improves ``best`` and ``best_norms`` in place, with each sample's closest point over
+        its rows.
+        """
         low, high = model.clip
         origin = x[index]
         y = labels[index]
-        goal = None if targets is None else targets[index]
         success_goal = goal if count_only_target else None
         current = origin.clone()
         if random_start:
             current = self._random_start(origin, best_norms[index], low, high, generator)
         # Positions (into index) still searched: with eps set, a sample leaves once broken.
         live = torch.arange(len(index), device=x.device)
+        # The linearisation at each live row's current point, carried from the iteration
+        # that checked the point, so that an iteration costs one forward and backward pass.
+        w, gap = self._linearise(model, current, y, goal, count_only_target)
         bar = tqdm(range(self.steps), desc="FAB", disable=not self.progress, leave=False)
-        for _ in bar:
+        for step in bar:
             if len(live) == 0:
                 break
             point, start = current[live], origin[live]
-            w, c_point, c_origin = self._boundary(
-                model, point, start, y[live], None if goal is None else goal[live], count_only_target
-            )
+            row_labels, row_goal = y[live], None if goal is None else goal[live]
+            c_point = -gap
+            c_origin = c_point + (w * (point - start).flatten(1).double()).sum(dim=1)
             flat = (point.shape[0], -1)
             steps = box_hyperplane_step(
                 torch.cat([point.reshape(flat), start.reshape(flat)]).double(),
@@ -241,43 +262,66 @@ class FAB(EvasionAttack):
             point = ((point + self.eta * step_point) * (1 - alpha) + (start + self.eta * step_origin) * alpha).clamp(
                 low, high
             )
-            with torch.no_grad():
-                found = is_adversarial(model.logits_tensor(point), y[live], success_goal)
+            last = step == self.steps - 1
+            if last:
+                with torch.no_grad():
+                    logits = model.logits_tensor(point)
+            else:
+                w, gap, logits = self._linearise(model, point, row_labels, row_goal, count_only_target, logits=True)
+            found = is_adversarial(logits, row_labels, success_goal)
             distance = norms(point - start, self.norm)
             owners = index[live]
             closer = found & (distance < best_norms[owners])
-            best[owners[closer]] = point[closer]
-            best_norms[owners[closer]] = distance[closer]
-            point = torch.where(per_sample(found, point), start + self.beta * (point - start), point)
+            if closer.any():
+                # A sample's rows may find points in the same iteration: keep the closest.
+                closest = torch.full_like(best_norms, math.inf).scatter_reduce_(
+                    0, owners[closer], distance[closer], reduce="amin"
+                )
+                rows = first_row_per_owner(owners, closer & (distance == closest[owners]))
+                best[owners[rows]] = point[rows]
+                best_norms[owners[rows]] = distance[rows]
+            if found.any():
+                point = torch.where(per_sample(found, point), start + self.beta * (point - start), point)
+                if not last:
+                    moved = found.nonzero().squeeze(1)
+                    w[moved], gap[moved] = self._linearise(
+                        model,
+                        point[moved],
+                        row_labels[moved],
+                        None if row_goal is None else row_goal[moved],
+                        count_only_target,
+                    )
             current[live] = point
             if self.eps is not None:
-                live = live[best_norms[owners] > self._radius_bound()]
+                keep = best_norms[owners] > self._radius_bound()
+                live, w, gap = live[keep], w[keep], gap[keep]
         bar.close()
 
-    def _boundary(self, model, point, start, labels, goal, only_goal):
-        """The linearised boundary at ``point``: ``(w (m, d) float64, c at point, c at start)``.
+    def _linearise(self, model, point, labels, goal, only_goal, *, logits: bool = False):
+        """The linearised boundary at ``point``: ``(w (m, d) float64, g (m,) float64)``, and the logits if asked.
 
-        The hyperplane is ``w . z = w . point - g(point)`` with ``g = f_j - f_y`` for the
-        chosen class ``j``; ``c`` is the ``w . d`` a step from each point must reach. Toward
-        a given target (``only_goal``) ``y`` is the target's strongest rival at ``point``
-        instead of the label, so that crossing the boundary makes the target the top class.
+        The boundary is ``g(z) = 0`` with ``g = f_j - f_y`` for the chosen class ``j`` (the
+        goal, or the closest class when untargeted), linearised as
+        ``g(point) + w . (z - point)``, ``w`` the gradient of ``g``; a step ``d`` from a
+        point ``p`` reaches it when ``w . d = -g(point) - w . (p - point)``. Toward a given
+        target (``only_goal``) ``y`` is the target's strongest rival at ``point`` instead of
+        the label, so that crossing the boundary makes the target the top class.
         """
         with torch.enable_grad():
             variable = point.detach().requires_grad_(True)
-            logits = model.logits_tensor(variable)
+            output = model.logits_tensor(variable)
             if goal is not None:
                 rows = torch.arange(len(point), device=point.device)
                 if only_goal:
-                    labels = logits.detach().scatter(1, goal[:, None], float("-inf")).argmax(dim=1)
-                gap = logits[rows, goal] - logits[rows, labels]
-                (w,) = torch.autograd.grad(gap.sum(), variable)
-                w, gap = w.flatten(1), gap.detach()
+                    labels = output.detach().scatter(1, goal[:, None], float("-inf")).argmax(dim=1)
+                difference = output[rows, goal] - output[rows, labels]
+                (w,) = torch.autograd.grad(difference.sum(), variable)
+                w, difference = w.flatten(1), difference.detach()
             else:
-                w, gap = self._closest_boundary(logits, variable, labels)
-        w = w.double()
-        c_point = -gap.double()
-        c_origin = c_point + (w * (point - start).flatten(1).double()).sum(dim=1)
-        return w, c_point, c_origin
+                w, difference = self._closest_boundary(output, variable, labels)
+        if logits:
+            return w.double(), difference.double(), output.detach()
+        return w.double(), difference.double()
 
     def _closest_boundary(self, logits, variable, labels):
         """The other class whose linearised boundary is closest: ``(gradient gap, logit gap)``."""

@@ -166,7 +166,9 @@ def default_attacks(
     the 9 most likely other classes), FAB-T (Croce & Hein, ICML 2020, "Minimally distorted
     Adversarial Examples with a Fast Adaptive Boundary Attack", against the same 9 targets)
     and the score-based Square Attack (Andriushchenko et al., ECCV 2020) with 5,000 queries,
-    each with 100 iterations and one restart. With fewer than 4 classes, where the targeted
+    each with 100 iterations and one restart; the APGD runs stop searching a sample at its
+    first adversarial iterate (``early_stop``), which leaves the samples broken unchanged
+    and saves the rest of their iterations. With fewer than 4 classes, where the targeted
     DLR loss is undefined, APGD-DLR (3 classes) or PGD on the logit margin (2 classes) takes
     APGD-T's place.
 
@@ -206,11 +208,13 @@ def default_attacks(
             )
         ensemble["hopskipjump"] = lambda eps: HopSkipJump(max_queries=BLACKBOX_HSJ_QUERIES, norm=norm, seed=seed)
         return ensemble
-    attacks: dict[str, AttackFactory] = {"apgd-ce": lambda eps: APGD(eps, norm=norm, loss="ce", seed=seed)}
+    attacks: dict[str, AttackFactory] = {
+        "apgd-ce": lambda eps: APGD(eps, norm=norm, loss="ce", early_stop=True, seed=seed)
+    }
     if version == "standard" and n_classes >= 4:
         attacks["apgd-t"] = lambda eps: APGDT(eps, norm=norm, n_target_classes=9, seed=seed)
     elif n_classes >= 3:
-        attacks["apgd-dlr"] = lambda eps: APGD(eps, norm=norm, loss="dlr", seed=seed)
+        attacks["apgd-dlr"] = lambda eps: APGD(eps, norm=norm, loss="dlr", early_stop=True, seed=seed)
     else:
         attacks["pgd-margin"] = lambda eps: PGD(eps, steps=100, norm=norm, loss="margin", seed=seed)
     if version == "standard":

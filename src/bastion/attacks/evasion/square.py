@@ -107,6 +107,18 @@ def _window_origins(
     return rows, cols
 
 
+@functools.cache
+def _every_window(size: tuple[int, int], plane: tuple[int, int], reference: bool) -> torch.Tensor:
+    """``(positions, 1, h, w)`` bool: the window of ``size`` at every corner :func:`_window_origins` can draw.
+
+    Drawing one index into it is drawing a corner uniformly. Cached: treat as read-only.
+    """
+    last = 0 if reference else 1
+    rows = torch.arange(max(plane[0] - size[0] + last, 1)).repeat_interleave(max(plane[1] - size[1] + last, 1))
+    cols = torch.arange(max(plane[1] - size[1] + last, 1)).repeat(max(plane[0] - size[0] + last, 1))
+    return _window_mask(_window_offsets(rows, cols, plane), size)
+
+
 def _window_offsets(rows: torch.Tensor, cols: torch.Tensor, plane: tuple[int, int]):
     """Each pixel's row and column relative to each sample's window origin, ``(n, h)`` and ``(n, w)``."""
     return torch.arange(plane[0])[None, :] - rows[:, None], torch.arange(plane[1])[None, :] - cols[:, None]
@@ -233,18 +245,21 @@ class SquareAttack(EvasionAttack):
         everyone = torch.arange(len(x), device=x.device)
         best = clip_to_range(images + start(images.shape, generator).to(x.device), clip)
         best_values, done = evaluate(best, everyone)
-        # The samples still searched, compacted: their inputs, current best points and loss
-        # values. The loop works on these alone and writes a sample back only when it is
-        # broken (and at the end), so an iteration costs no gather or scatter over the batch.
+        # The samples still searched, compacted: their inputs, the edges of their boxes
+        # (L-inf: the values x +- eps clipped to the range, the only ones a pixel takes),
+        # current best points and loss values. The loop works on these alone and writes a
+        # sample back only when it is broken (and at the end), so an iteration costs no
+        # gather or scatter over the batch.
         active = (~done).nonzero().squeeze(1)
         active_x, active_best, active_values = images[active], best[active], best_values[active]
+        active_edges = (clip_to_range(active_x + self.eps, clip), clip_to_range(active_x - self.eps, clip))
         n_iterations = self.max_queries
         bar = tqdm(range(n_iterations - 1), desc="Square Attack", disable=not self.progress, leave=False)
         for iteration in bar:
             if len(active) == 0:
                 break
             p = p_schedule(self.p_init, iteration, n_iterations)
-            candidates = step(active_x, active_best, p, planes, clip, generator)
+            candidates = step(active_x, active_best, active_edges, p, planes, clip, generator)
             values, adversarial = evaluate(candidates, active)
             accepted = (values > active_values) | adversarial
             active_best = torch.where(per_sample(accepted, candidates), candidates, active_best)
@@ -254,6 +269,7 @@ class SquareAttack(EvasionAttack):
                 kept = ~adversarial
                 active, active_x = active[kept], active_x[kept]
                 active_best, active_values = active_best[kept], active_values[kept]
+                active_edges = (active_edges[0][kept], active_edges[1][kept])
         bar.close()
         best[active] = active_best
         return best.reshape(x.shape)
@@ -276,20 +292,20 @@ class SquareAttack(EvasionAttack):
         delta = tiled * signs[:, :, (rows // tile[0])[:, None], (cols // tile[1])[None, :]]
         return delta * per_sample(self.eps / l2_norms(delta), delta)
 
-    def _step_linf(self, x, best, p, planes, clip, generator) -> torch.Tensor:
+    def _step_linf(self, x, best, edges, p, planes, clip, generator) -> torch.Tensor:
         _, height, width = planes
         side = _window_side_linf(p, height, width)
-        rows, cols = _window_origins(len(x), side, (height, width), generator, self.reference_windows)
-        window = _window_mask(_window_offsets(rows, cols, (height, width)), side).to(x.device)
-        up, down = clip_to_range(x + self.eps, clip), clip_to_range(x - self.eps, clip)
+        windows = _every_window(side, (height, width), self.reference_windows)
+        window = windows[torch.randint(0, len(windows), (len(x),), generator=generator)].to(x.device)
+        up, down = edges
         # Per sample and channel: would setting the window to +eps (-eps) change the input?
-        moves_up = (((up - best).abs() >= 1e-7) & window).flatten(2).any(dim=2)
-        moves_down = (((down - best).abs() >= 1e-7) & window).flatten(2).any(dim=2)
+        moves_up = ((up != best) & window).flatten(2).any(dim=2)
+        moves_down = ((down != best) & window).flatten(2).any(dim=2)
         signs = _moving_signs(moves_up, moves_down, generator)
         chosen = torch.where(signs[:, :, None, None] > 0, up, down)
         return torch.where(window, chosen, best)
 
-    def _step_l2(self, x, best, p, planes, clip, generator) -> torch.Tensor:
+    def _step_l2(self, x, best, _edges, p, planes, clip, generator) -> torch.Tensor:
         channels, height, width = planes
         side = _window_side_l2(p, height, width)
         plane = (height, width)
