@@ -203,6 +203,7 @@ class APGD(EvasionAttack):
         rows = torch.arange(n, device=x.device)
         out_points, out_values = x.clone(), torch.empty_like(values)
         out_adversarial = torch.zeros(n, dtype=torch.bool, device=x.device)
+        n_owners = 0 if owners is None else int(owners.max()) + 1
 
         def finish(done: torch.Tensor) -> None:
             out_points[rows[done]] = torch.where(per_sample(adversarial[done], x), adv_x[done], best_x[done])
@@ -213,7 +214,7 @@ class APGD(EvasionAttack):
             if self.early_stop and adversarial.any():
                 done = adversarial
                 if owners is not None:
-                    broken = torch.zeros(int(owners.max()) + 1, dtype=torch.bool, device=x.device)
+                    broken = torch.zeros(n_owners, dtype=torch.bool, device=x.device)
                     done = broken.index_fill_(0, owners[rows[adversarial]], True)[owners[rows]]
                 finish(done)
                 keep = ~done

@@ -119,27 +119,42 @@ class APGDT(APGD):
 
     def _attack(self, model: Any, x, labels, targets, generator) -> torch.Tensor:
         ranking = ranked_other_classes(model, x, labels)
-        n_ranks = min(self.n_target_classes, model.n_classes - 1)
-        # Runs toward several targets share one batch of at most the model's batch size
-        # (rows: one per sample and target, target-major).
-        per_batch = max(1, getattr(model, "batch_size", DEFAULT_CHUNK) // max(len(x), 1))
+        groups = rank_groups(model, len(x), min(self.n_target_classes, model.n_classes - 1))
         result = x.clone()
         found = torch.zeros(len(x), dtype=torch.bool, device=x.device)
         for restart in range(self.n_restarts):
-            for first_rank in range(0, n_ranks, per_batch):
+            for ranks in groups:
                 remaining = (~found).nonzero().squeeze(1)
                 if len(remaining) == 0:
                     return result
-                ranks = torch.arange(first_rank, min(first_rank + per_batch, n_ranks), device=x.device)
-                owners = remaining.repeat(len(ranks))
-                goals = ranking[remaining][:, ranks].T.reshape(-1)
+                owners, goals = target_rows(ranking, remaining, ranks)
                 points, _, newly = self._run(model, x[owners], labels[owners], goals, generator, owners=owners)
-                if restart == 0 and first_rank == 0:
+                if restart == 0 and ranks.start == 0:
                     result[remaining] = points[: len(remaining)]
                 rows = first_row_per_owner(owners, newly)
                 result[owners[rows]] = points[rows]
                 found[owners[rows]] = True
         return result
+
+
+def rank_groups(model: Any, n_samples: int, n_ranks: int) -> list[range]:
+    """The target ranks ``0 .. n_ranks - 1`` in groups run as one batch.
+
+    A group holds as many targets as fit ``n_samples`` rows each into the model's batch
+    size (at least one), so the runs of APGD-T and FAB-T toward several targets share one
+    pass through the model without batches larger than the model's.
+    """
+    per_batch = max(1, getattr(model, "batch_size", DEFAULT_CHUNK) // max(n_samples, 1))
+    return [range(start, min(start + per_batch, n_ranks)) for start in range(0, n_ranks, per_batch)]
+
+
+def target_rows(ranking: torch.Tensor, samples: torch.Tensor, ranks: range) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(owners, goals)``: one row per sample and target rank, target-major.
+
+    Row ``i`` attacks sample ``owners[i]`` toward class ``goals[i]``; the first
+    ``len(samples)`` rows are the first rank's.
+    """
+    return samples.repeat(len(ranks)), ranking[samples, ranks.start : ranks.stop].T.reshape(-1)
 
 
 def first_row_per_owner(owners: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

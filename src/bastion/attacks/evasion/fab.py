@@ -9,8 +9,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from bastion.attacks.evasion.apgd_targeted import first_row_per_owner, ranked_other_classes
-from bastion.attacks.evasion.base import DEFAULT_CHUNK, EvasionAttack, check_eps, check_norm, is_adversarial
+from bastion.attacks.evasion.apgd_targeted import first_row_per_owner, rank_groups, ranked_other_classes, target_rows
+from bastion.attacks.evasion.base import EvasionAttack, check_eps, check_norm, is_adversarial
 from bastion.attacks.norms import norms, per_sample
 from bastion.exceptions import ValidationError
 from bastion.models.base import require
@@ -181,22 +181,18 @@ class FAB(EvasionAttack):
         best_norms = torch.full((n,), math.inf, device=x.device)
         if self.targeted:
             ranking = ranked_other_classes(model, x, labels)
-            n_ranks = min(self.n_target_classes, model.n_classes - 1)
+            groups = rank_groups(model, n, min(self.n_target_classes, model.n_classes - 1))
         else:
-            n_ranks = 1
-        # Runs toward several targets share one batch of at most the model's batch size.
-        per_batch = max(1, getattr(model, "batch_size", DEFAULT_CHUNK) // max(n, 1))
+            groups = [range(1)]
         for restart in range(self.n_restarts):
-            for first_rank in range(0, n_ranks, per_batch):
+            for ranks in groups:
                 remaining = torch.arange(n, device=x.device)
                 if self.eps is not None:
                     remaining = (best_norms > self._radius_bound()).nonzero().squeeze(1)
                     if len(remaining) == 0:
                         return best
                 if self.targeted:
-                    ranks = torch.arange(first_rank, min(first_rank + per_batch, n_ranks), device=x.device)
-                    owners = remaining.repeat(len(ranks))
-                    goals = ranking[remaining][:, ranks].T.reshape(-1)
+                    owners, goals = target_rows(ranking, remaining, ranks)
                 else:
                     owners, goals = remaining, None if targets is None else targets[remaining]
                 self._run(
@@ -236,7 +232,7 @@ class FAB(EvasionAttack):
         live = torch.arange(len(index), device=x.device)
         # The linearisation at each live row's current point, carried from the iteration
         # that checked the point, so that an iteration costs one forward and backward pass.
-        w, gap = self._linearise(model, current, y, goal, count_only_target)
+        w, gap, _ = self._linearise(model, current, y, goal, count_only_target)
         bar = tqdm(range(self.steps), desc="FAB", disable=not self.progress, leave=False)
         for step in bar:
             if len(live) == 0:
@@ -267,7 +263,7 @@ class FAB(EvasionAttack):
                 with torch.no_grad():
                     logits = model.logits_tensor(point)
             else:
-                w, gap, logits = self._linearise(model, point, row_labels, row_goal, count_only_target, logits=True)
+                w, gap, logits = self._linearise(model, point, row_labels, row_goal, count_only_target)
             found = is_adversarial(logits, row_labels, success_goal)
             distance = norms(point - start, self.norm)
             owners = index[live]
@@ -284,7 +280,7 @@ class FAB(EvasionAttack):
                 point = torch.where(per_sample(found, point), start + self.beta * (point - start), point)
                 if not last:
                     moved = found.nonzero().squeeze(1)
-                    w[moved], gap[moved] = self._linearise(
+                    w[moved], gap[moved], _ = self._linearise(
                         model,
                         point[moved],
                         row_labels[moved],
@@ -297,8 +293,8 @@ class FAB(EvasionAttack):
                 live, w, gap = live[keep], w[keep], gap[keep]
         bar.close()
 
-    def _linearise(self, model, point, labels, goal, only_goal, *, logits: bool = False):
-        """The linearised boundary at ``point``: ``(w (m, d) float64, g (m,) float64)``, and the logits if asked.
+    def _linearise(self, model, point, labels, goal, only_goal):
+        """The linearised boundary at ``point``: ``(w (m, d) float64, g (m,) float64, logits)``.
 
         The boundary is ``g(z) = 0`` with ``g = f_j - f_y`` for the chosen class ``j`` (the
         goal, or the closest class when untargeted), linearised as
@@ -319,9 +315,7 @@ class FAB(EvasionAttack):
                 w, difference = w.flatten(1), difference.detach()
             else:
                 w, difference = self._closest_boundary(output, variable, labels)
-        if logits:
-            return w.double(), difference.double(), output.detach()
-        return w.double(), difference.double()
+        return w.double(), difference.double(), output.detach()
 
     def _closest_boundary(self, logits, variable, labels):
         """The other class whose linearised boundary is closest: ``(gradient gap, logit gap)``."""

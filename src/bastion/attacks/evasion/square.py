@@ -101,10 +101,16 @@ def _window_origins(
     ``{0, ..., side - s - 1}`` (``reference=True``), which never touches the last row and
     column and, with a window one pixel smaller than the plane, always puts it at the origin.
     """
-    last = 0 if reference else 1
-    rows = torch.randint(0, max(plane[0] - size[0] + last, 1), (n,), generator=generator)
-    cols = torch.randint(0, max(plane[1] - size[1] + last, 1), (n,), generator=generator)
+    n_rows, n_cols = _origin_counts(size, plane, reference)
+    rows = torch.randint(0, n_rows, (n,), generator=generator)
+    cols = torch.randint(0, n_cols, (n,), generator=generator)
     return rows, cols
+
+
+def _origin_counts(size: tuple[int, int], plane: tuple[int, int], reference: bool) -> tuple[int, int]:
+    """How many rows and columns a window's corner can take (see :func:`_window_origins`)."""
+    last = 0 if reference else 1
+    return max(plane[0] - size[0] + last, 1), max(plane[1] - size[1] + last, 1)
 
 
 @functools.cache
@@ -113,9 +119,9 @@ def _every_window(size: tuple[int, int], plane: tuple[int, int], reference: bool
 
     Drawing one index into it is drawing a corner uniformly. Cached: treat as read-only.
     """
-    last = 0 if reference else 1
-    rows = torch.arange(max(plane[0] - size[0] + last, 1)).repeat_interleave(max(plane[1] - size[1] + last, 1))
-    cols = torch.arange(max(plane[1] - size[1] + last, 1)).repeat(max(plane[0] - size[0] + last, 1))
+    n_rows, n_cols = _origin_counts(size, plane, reference)
+    rows = torch.arange(n_rows).repeat_interleave(n_cols)
+    cols = torch.arange(n_cols).repeat(n_rows)
     return _window_mask(_window_offsets(rows, cols, plane), size)
 
 
@@ -245,14 +251,18 @@ class SquareAttack(EvasionAttack):
         everyone = torch.arange(len(x), device=x.device)
         best = clip_to_range(images + start(images.shape, generator).to(x.device), clip)
         best_values, done = evaluate(best, everyone)
-        # The samples still searched, compacted: their inputs, the edges of their boxes
-        # (L-inf: the values x +- eps clipped to the range, the only ones a pixel takes),
+        # The samples still searched, compacted: their inputs, the edges of their L-inf boxes
+        # (x +- eps clipped to the range, the only values a pixel takes; none for L2),
         # current best points and loss values. The loop works on these alone and writes a
         # sample back only when it is broken (and at the end), so an iteration costs no
         # gather or scatter over the batch.
         active = (~done).nonzero().squeeze(1)
         active_x, active_best, active_values = images[active], best[active], best_values[active]
-        active_edges = (clip_to_range(active_x + self.eps, clip), clip_to_range(active_x - self.eps, clip))
+        active_edges = (
+            (clip_to_range(active_x + self.eps, clip), clip_to_range(active_x - self.eps, clip))
+            if self.norm == "inf"
+            else ()
+        )
         n_iterations = self.max_queries
         bar = tqdm(range(n_iterations - 1), desc="Square Attack", disable=not self.progress, leave=False)
         for iteration in bar:
@@ -269,7 +279,7 @@ class SquareAttack(EvasionAttack):
                 kept = ~adversarial
                 active, active_x = active[kept], active_x[kept]
                 active_best, active_values = active_best[kept], active_values[kept]
-                active_edges = (active_edges[0][kept], active_edges[1][kept])
+                active_edges = tuple(edge[kept] for edge in active_edges)
         bar.close()
         best[active] = active_best
         return best.reshape(x.shape)
