@@ -71,17 +71,36 @@ def test_stays_inside_a_clip_range_other_than_the_unit_interval():
     assert np.any(model.predict(x_adv) != model.predict(x))
 
 
-def test_pixels_exactly_on_the_range_edges_move():
+def test_pixels_exactly_on_the_range_edges_move_from_the_default_start():
     # Class 1 needs x0 - x1 to grow by 0.05 from the corner (0, 1). Started 1e-6 inside the
     # range (the authors' code), tanh is so flat there that 20 Adam steps leave both pixels
-    # in place; started 0.1% inside, they cross the boundary.
+    # in place; started 0.1% inside (the first default start), they cross the boundary.
     model = linear_binary_model(np.array([[0.0, 1.0], [1.0, 0.0]], dtype=np.float32), bias=(0.0, 0.95))
     x = np.array([[0.0, 1.0]], dtype=np.float32)
+    settings = {"c": 10.0, "steps": 20, "lr": 0.1, "binary_search_steps": 1, "abort_early": False}
 
-    x_adv = CarliniWagnerL2(c=10.0, steps=20, lr=0.1, binary_search_steps=1, abort_early=False).generate(model, x)
+    authors = CarliniWagnerL2(edge_starts=(1e-6,), **settings).generate(model, x)
+    default = CarliniWagnerL2(**settings).generate(model, x)
 
-    assert x_adv[0, 0] > 0.0 and x_adv[0, 1] < 1.0
-    assert model.predict(x_adv)[0] == 1
+    assert model.predict(authors)[0] == 0
+    assert default[0, 0] > 0.0 and default[0, 1] < 1.0
+    assert model.predict(default)[0] == 1
+
+
+def test_several_edge_starts_keep_each_samples_closest_success(digits, digits_mlp):
+    x, y = digits.x_test[:30], digits.y_test[:30]
+    settings = {"steps": 40, "lr": 0.05, "binary_search_steps": 3, "abort_early": False, "line_search_steps": 0}
+
+    def l2(edge_starts):
+        x_adv = CarliniWagnerL2(edge_starts=edge_starts, **settings).generate(digits_mlp, x, y)
+        fooled = digits_mlp.predict(x_adv) != y
+        return np.where(fooled, np.linalg.norm((x_adv - x).reshape(len(x), -1), axis=1), np.inf)
+
+    single = np.minimum(l2((1e-3,)), l2((1e-6,)))
+    both = l2((1e-3, 1e-6))
+
+    assert np.isfinite(both).sum() == np.isfinite(single).sum()
+    np.testing.assert_allclose(both[np.isfinite(both)], single[np.isfinite(single)], rtol=1e-4)
 
 
 def test_later_binary_search_steps_resume_from_the_closest_example_found(monkeypatch):
@@ -93,7 +112,9 @@ def test_later_binary_search_steps_resume_from_the_closest_example_found(monkeyp
     monkeypatch.setattr(model, "logits_tensor", lambda batch: seen.append(batch.detach().clone()) or forward(batch))
     steps = 20
 
-    CarliniWagnerL2(c=10.0, steps=steps, lr=0.1, binary_search_steps=2, abort_early=False).generate(model, x, y)
+    CarliniWagnerL2(
+        c=10.0, steps=steps, lr=0.1, binary_search_steps=2, abort_early=False, edge_starts=(1e-3,)
+    ).generate(model, x, y)
 
     # The first run's candidates, each kept where it succeeded and is the closest so far.
     turned = np.zeros(len(x), dtype=bool)
@@ -133,6 +154,9 @@ def test_line_search_shortens_perturbations_without_losing_a_success(digits, dig
         ({"confidence": -1.0}, r"`confidence` must be a float in \[0, inf\), got -1.0"),
         ({"binary_search_steps": 0}, r"`binary_search_steps` must be an int in \[1, inf\), got 0"),
         ({"line_search_steps": -1}, r"`line_search_steps` must be an int in \[0, inf\), got -1"),
+        ({"edge_starts": ()}, r"`edge_starts` must be a non-empty sequence of fractions in \(0, 0.5\)"),
+        ({"edge_starts": 1e-3}, r"`edge_starts` must be a non-empty sequence of fractions in \(0, 0.5\)"),
+        ({"edge_starts": (1e-3, 0.5)}, r"`edge_starts` must be a float in \(0, 0.5\), got 0.5"),
     ],
 )
 def test_bad_hyperparameters_are_refused(kwargs, message):

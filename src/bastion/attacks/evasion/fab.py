@@ -107,10 +107,12 @@ class FAB(EvasionAttack):
     perturbation found over every run (or the input, if none).
 
     Cost per iteration and sample still searched: one forward pass and one backward pass
-    per class (untargeted) or one (targeted). The pass that checks whether the new point is
-    adversarial also linearises the boundary there for the next iteration (the authors'
-    code spends a separate forward pass on the check); only a point that steps back after
-    a success is linearised again.
+    per class (untargeted) or one (targeted), plus a forward pass after a success. The pass
+    that checks whether the new point is adversarial also linearises the boundary there for
+    the next iteration (the authors' code spends a separate forward pass on the check). A
+    point that steps back after a success needs its boundary where it stepped to, so a row
+    that succeeded at the previous iteration (and will likely again) is checked with a
+    forward pass only and linearised after its step: what the authors' code spends.
 
     Args:
         eps: radius that counts as a success, in the model's input units, or ``None`` for
@@ -233,6 +235,7 @@ class FAB(EvasionAttack):
         # The linearisation at each live row's current point, carried from the iteration
         # that checked the point, so that an iteration costs one forward and backward pass.
         w, gap, _ = self._linearise(model, current, y, goal, count_only_target)
+        expected = torch.zeros(len(index), dtype=torch.bool, device=x.device)
         bar = tqdm(range(self.steps), desc="FAB", disable=not self.progress, leave=False)
         for step in bar:
             if len(live) == 0:
@@ -259,11 +262,23 @@ class FAB(EvasionAttack):
                 low, high
             )
             last = step == self.steps - 1
-            if last:
+            # A row that just stepped back after a success will most likely succeed again,
+            # and then needs its boundary at the stepped-back point, not here: check it with
+            # a forward pass only. The others are checked and linearised in one pass.
+            checked_only = expected if not last else torch.ones_like(expected)
+            logits = torch.empty((len(live), model.n_classes), device=x.device)
+            if checked_only.any():
                 with torch.no_grad():
-                    logits = model.logits_tensor(point)
-            else:
-                w, gap, logits = self._linearise(model, point, row_labels, row_goal, count_only_target)
+                    logits[checked_only] = model.logits_tensor(point[checked_only]).float()
+            linearised = (~checked_only).nonzero().squeeze(1)
+            if len(linearised):
+                w[linearised], gap[linearised], logits[linearised] = self._linearise(
+                    model,
+                    point[linearised],
+                    row_labels[linearised],
+                    None if row_goal is None else row_goal[linearised],
+                    count_only_target,
+                )
             found = is_adversarial(logits, row_labels, success_goal)
             distance = norms(point - start, self.norm)
             owners = index[live]
@@ -276,21 +291,23 @@ class FAB(EvasionAttack):
                 rows = first_row_per_owner(owners, closer & (distance == closest[owners]))
                 best[owners[rows]] = point[rows]
                 best_norms[owners[rows]] = distance[rows]
-            if found.any():
-                point = torch.where(per_sample(found, point), start + self.beta * (point - start), point)
-                if not last:
-                    moved = found.nonzero().squeeze(1)
-                    w[moved], gap[moved], _ = self._linearise(
-                        model,
-                        point[moved],
-                        row_labels[moved],
-                        None if row_goal is None else row_goal[moved],
-                        count_only_target,
-                    )
+            point = torch.where(per_sample(found, point), start + self.beta * (point - start), point)
+            # Linearise where the next iteration starts and no pass has yet: the rows that
+            # stepped back, and those only checked that stayed where they are.
+            pending = (found | checked_only).nonzero().squeeze(1)
+            if not last and len(pending):
+                w[pending], gap[pending], _ = self._linearise(
+                    model,
+                    point[pending],
+                    row_labels[pending],
+                    None if row_goal is None else row_goal[pending],
+                    count_only_target,
+                )
+            expected = found
             current[live] = point
             if self.eps is not None:
                 keep = best_norms[owners] > self._radius_bound()
-                live, w, gap = live[keep], w[keep], gap[keep]
+                live, w, gap, expected = live[keep], w[keep], gap[keep], expected[keep]
         bar.close()
 
     def _linearise(self, model, point, labels, goal, only_goal):
