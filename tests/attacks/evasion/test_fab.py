@@ -167,3 +167,28 @@ def test_an_iteration_costs_one_query_per_sample_while_nothing_is_found():
     FAB(steps=7).generate(model, x, y)
 
     assert model.queries - before == 6 * (1 + 7)
+
+
+def test_each_row_is_linearised_once_per_iteration_after_a_success(monkeypatch):
+    # On a linear model every iteration from the first success on finds a point and steps
+    # back; the stepped-back point needs its own linearisation, so the check before it must
+    # not spend a backward pass (the authors' cost: one backward and two forward passes).
+    model, _ = linear_model(n_classes=3, n_features=6, seed=0)
+    x = np.random.default_rng(1).uniform(0.4, 0.6, size=(10, 6)).astype(np.float32)
+    y = model.predict(x)
+    steps, linearised, checked = 20, [0], [0]
+    forward = model.logits_tensor
+
+    def counting(batch):
+        (linearised if batch.requires_grad else checked)[0] += len(batch)
+        return forward(batch)
+
+    monkeypatch.setattr(model, "logits_tensor", counting)
+
+    x_adv = FAB(norm="2", steps=steps).generate(model, x, y)
+
+    assert np.all(model.predict(x_adv) != y)
+    # Per row: the start, one per iteration but the last (forward only), and one more at the
+    # first success, which nothing predicted. The old code linearised every success twice.
+    assert linearised[0] == len(x) * (1 + (steps - 1) + 1)
+    assert checked[0] > len(x) * steps / 2
