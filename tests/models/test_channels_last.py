@@ -1,4 +1,7 @@
-"""ChannelsLastRunner and TorchModel(channels_last=): same answers, faster layout, the user's module untouched."""
+"""ChannelsLastRunner and TorchModel(channels_last=): same answers, faster layout, the user's module untouched.
+
+The models here turn traced inference off, so that forward passes without gradients run the layout too.
+"""
 
 from __future__ import annotations
 
@@ -35,7 +38,7 @@ def test_answers_like_the_module_and_leaves_its_weights_contiguous():
     module = cnn()
     x = torch.rand(5, *SHAPE, generator=torch.Generator().manual_seed(0))
 
-    model = TorchModel(module, input_shape=SHAPE, n_classes=4)
+    model = TorchModel(module, input_shape=SHAPE, n_classes=4, traced_inference=False)
 
     assert model.channels_last
     assert all(parameter.is_contiguous() for parameter in module.parameters())
@@ -45,7 +48,7 @@ def test_answers_like_the_module_and_leaves_its_weights_contiguous():
 
 def test_copies_follow_an_in_place_change_of_the_weights():
     module = cnn()
-    model = TorchModel(module, input_shape=SHAPE, n_classes=4)
+    model = TorchModel(module, input_shape=SHAPE, n_classes=4, traced_inference=False)
     x = np.random.default_rng(0).uniform(size=(4, *SHAPE)).astype(np.float32)
     before = model.logits(x)
 
@@ -61,7 +64,7 @@ def test_copies_follow_an_in_place_change_of_the_weights():
 
 def test_the_modules_hooks_still_fire():
     module = cnn()
-    model = TorchModel(module, input_shape=SHAPE, n_classes=4)
+    model = TorchModel(module, input_shape=SHAPE, n_classes=4, traced_inference=False)
     seen = []
     module[-1].register_forward_hook(lambda _m, inputs, _out: seen.append(inputs[0].shape))
 
@@ -72,7 +75,7 @@ def test_the_modules_hooks_still_fire():
 
 def test_input_gradients_flow_and_parameters_get_none():
     module = cnn()
-    model = TorchModel(module, input_shape=SHAPE, n_classes=4)
+    model = TorchModel(module, input_shape=SHAPE, n_classes=4, traced_inference=False)
     x = torch.rand(3, *SHAPE, requires_grad=True)
 
     (gradient,) = torch.autograd.grad(model.logits_tensor(x).sum(), x)
@@ -82,7 +85,7 @@ def test_input_gradients_flow_and_parameters_get_none():
 
 
 def test_a_module_that_views_its_weights_keeps_its_layout_by_default():
-    model = TorchModel(ViewsItsWeights(), input_shape=SHAPE, n_classes=4)
+    model = TorchModel(ViewsItsWeights(), input_shape=SHAPE, n_classes=4, traced_inference=False)
 
     assert not model.channels_last
     assert model.predict(np.zeros((1, *SHAPE), dtype=np.float32)).shape == (1,)

@@ -12,6 +12,7 @@ from torch import nn
 from bastion.exceptions import InputTypeError, ValidationError
 from bastion.models.base import GRADIENTS, LABELS, SCORES, BaseModel, check_answer, check_clip, check_input_shape
 from bastion.models.channels_last import ChannelsLastRunner
+from bastion.models.traced import MAX_TRACED_PARAMETERS, TracedInference
 from bastion.validation import check_labels, check_scalar
 
 
@@ -102,11 +103,20 @@ class TorchModel(BaseModel):
             layouts answer alike on a check input; ``True`` asks for it on any device (and
             raises if the module cannot run that way); ``False`` always calls the module as
             given.
+        traced_inference: answer forward passes without gradients (``predict``, scores,
+            the queries of black-box attacks) from a frozen trace of the module optimised
+            for inference (:class:`~bastion.models.traced.TracedInference`), about 0.6x the
+            time per pass on the digits CNN; gradient passes always call the module.
+            ``None`` (the default) turns it on for image inputs ``(c, h, w)`` on CPU, where
+            it is used only if the trace answers like the module on a check batch (else the
+            module runs as given); ``True`` asks for it for any input (and raises if the
+            module cannot be traced); ``False`` always calls the module.
 
     Raises:
         InputTypeError: ``module`` is not a torch module, or ``preprocessing`` not a pair.
         ValidationError: a bad shape, class count, clip, device or preprocessing; NaN or
-            infinite weights; ``channels_last=True`` for a module that cannot run that way.
+            infinite weights; ``channels_last=True`` or ``traced_inference=True`` for a
+            module that cannot run that way.
 
     Example:
         >>> model = TorchModel(zoo.small_cnn((1, 8, 8), 10), input_shape=(1, 8, 8), n_classes=10)
@@ -126,6 +136,7 @@ class TorchModel(BaseModel):
         batch_size: int = 256,
         device: str | torch.device = "cpu",
         channels_last: bool | None = None,
+        traced_inference: bool | None = None,
     ) -> None:
         super().__init__()
         if not isinstance(module, nn.Module):
@@ -153,6 +164,7 @@ class TorchModel(BaseModel):
                 f"`n_classes` must match the module's {width} logits per sample, got {self.n_classes}"
             )
         self._runner = self._channels_last_runner(channels_last)
+        self._traced = self._traced_inference(traced_inference)
         self.preprocessing = preprocessing
         if preprocessing is None:
             self._mean = self._std = None
@@ -172,6 +184,10 @@ class TorchModel(BaseModel):
         self._count(x.shape[0])
         if self._mean is not None:
             x = (x - self._mean) / self._std
+        if self._traced is not None:
+            output = self._traced(x)
+            if output is not None:
+                return output
         return self.module(x) if self._runner is None else self._runner(x)
 
     @property
@@ -199,6 +215,23 @@ class TorchModel(BaseModel):
                 + ", got True"
             )
         return None
+
+    @property
+    def traced_inference(self) -> bool:
+        """Whether forward passes without gradients may come from a frozen trace of the module."""
+        return self._traced is not None
+
+    def _traced_inference(self, requested: bool | None) -> TracedInference | None:
+        if requested is False or (requested is None and (len(self.input_shape) != 3 or self.device.type != "cpu")):
+            return None
+        traced = TracedInference(self.module, self.input_shape, *self.clip, self.device)
+        if requested and traced.graph() is None:
+            raise ValidationError(
+                "`traced_inference` must be False or None for this module: it cannot be traced, or its trace "
+                "answers differently from the module (Python control flow on tensor values, or more than "
+                f"{MAX_TRACED_PARAMETERS:,} parameters), got True"
+            )
+        return traced
 
     def to_tensor(self, x: np.ndarray) -> torch.Tensor:
         """A validated numpy batch as a float32 tensor on this model's device."""
