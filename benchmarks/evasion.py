@@ -19,7 +19,7 @@ import statistics
 import sys
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,13 +77,19 @@ def floor_run(module: nn.Module, x: np.ndarray, y: np.ndarray, passes: int) -> C
 
 
 def interleaved(
-    contenders: dict[str, Callable[[], object]], repeats: int, *, warmup: bool = False, rotate: bool = False
+    contenders: dict[str, Callable[[], object]],
+    repeats: int,
+    *,
+    warmup: bool = False,
+    rotate: bool = False,
+    statistic: Callable[[Iterable[float]], float] = statistics.median,
 ) -> tuple[dict, dict]:
     """Run each contender ``repeats`` times, round-robin, so that load from other processes
     hits all of them alike. With ``warmup`` each runs once untimed first (first-call costs of
     the allocator and the kernels); with ``rotate`` the order shifts by one every round, so no
-    contender always runs first. Returns the median ``(cpu, wall)`` seconds and the last result
-    of each."""
+    contender always runs first. Returns ``statistic`` (the median by default; ``min`` for the
+    least disturbed run, as ``timeit`` advises) of the ``(cpu, wall)`` seconds, and the last
+    result of each."""
     times: dict[str, list[tuple[float, float]]] = {name: [] for name in contenders}
     results: dict[str, object] = {}
     names = list(contenders)
@@ -98,11 +104,10 @@ def interleaved(
             wall, cpu = time.perf_counter(), time.process_time()
             results[name] = contenders[name]()
             times[name].append((time.process_time() - cpu, time.perf_counter() - wall))
-    medians = {
-        name: (statistics.median(t[0] for t in pairs), statistics.median(t[1] for t in pairs))
-        for name, pairs in times.items()
+    summary = {
+        name: (statistic([t[0] for t in pairs]), statistic([t[1] for t in pairs])) for name, pairs in times.items()
     }
-    return medians, results
+    return summary, results
 
 
 def accuracy(module: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
