@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from bastion.exceptions import InputTypeError, ValidationError
+from bastion.models.agreement import check_batch
 from bastion.models.base import GRADIENTS, LABELS, SCORES, BaseModel, check_answer, check_clip, check_input_shape
 from bastion.models.channels_last import ChannelsLastRunner
 from bastion.models.traced import MAX_TRACED_PARAMETERS, TracedInference
@@ -195,14 +196,18 @@ class TorchModel(BaseModel):
         """Whether the module runs with channels-last copies of its weights."""
         return self._runner is not None
 
+    def _wants(self, requested: bool | None) -> bool:
+        """Whether a fast path asked for with ``requested`` is tried: ``None`` means images on CPU."""
+        if requested is None:
+            return len(self.input_shape) == 3 and self.device.type == "cpu"
+        return bool(requested)
+
     def _channels_last_runner(self, requested: bool | None) -> ChannelsLastRunner | None:
-        if requested is False or (requested is None and (len(self.input_shape) != 3 or self.device.type != "cpu")):
+        if not self._wants(requested):
             return None
         runner = ChannelsLastRunner(self.module)
-        low, high = self.clip
-        generator = torch.Generator().manual_seed(0)
-        sample = low + (high - low) * torch.rand((2, *self.input_shape), generator=generator)
-        if runner.names and runner.agrees(sample.to(self.device)):
+        sample = check_batch(2, self.input_shape, *self.clip, self.device, seed=0)
+        if runner.names and runner.agrees(sample):
             return runner
         if requested:
             raise ValidationError(
@@ -222,7 +227,7 @@ class TorchModel(BaseModel):
         return self._traced is not None
 
     def _traced_inference(self, requested: bool | None) -> TracedInference | None:
-        if requested is False or (requested is None and (len(self.input_shape) != 3 or self.device.type != "cpu")):
+        if not self._wants(requested):
             return None
         traced = TracedInference(self.module, self.input_shape, *self.clip, self.device)
         if requested and traced.graph() is None:

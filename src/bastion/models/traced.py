@@ -9,9 +9,8 @@ from typing import Any
 import torch
 from torch import nn
 
-# Largest difference allowed between the trace's and the module's logits on the check
-# input, relative to the logits' scale (float32 round-off of fused kernels).
-_AGREEMENT = 1e-4
+from bastion.models.agreement import answers_alike, check_batch
+
 # Larger modules keep their eager forward: the frozen copy doubles the weights' memory.
 MAX_TRACED_PARAMETERS = 50_000_000
 
@@ -116,31 +115,25 @@ class TracedInference:
                 weights.append(None if tensor is None else (tensor.data_ptr(), tensor._version))
         return (len(self._submodules), *structure), tuple(weights), hooked
 
-    def _probe(self, n: int, seed: int) -> torch.Tensor:
-        generator = torch.Generator().manual_seed(seed)
-        sample = self.low + (self.high - self.low) * torch.rand((n, *self.sample_shape), generator=generator)
-        return sample.to(self.device)
-
     def _build(self) -> torch.jit.ScriptModule | None:
         if sum(tensor.numel() for tensor in self.module.parameters()) > MAX_TRACED_PARAMETERS:
             return None
-        probe, check = self._probe(2, 0), self._probe(3, 1)
+        probe, check = (check_batch(n, self.sample_shape, self.low, self.high, self.device, seed=n) for n in (2, 3))
         with warnings.catch_warnings(record=True) as caught, torch.no_grad():
             warnings.simplefilter("always")
             try:
                 traced = torch.jit.trace(self.module, probe, check_trace=False)
                 graph = torch.jit.optimize_for_inference(torch.jit.freeze(traced))
                 fast, expected = graph(check), self.module(check)
-            # Tracing runs arbitrary user code and TorchScript's compiler on it: whatever it
-            # raises, the module's own forward stays the answer.
-            except Exception:
+            # Tracing runs the user's forward and TorchScript's passes on it: an error in either
+            # means the module's own forward stays the answer.
+            except (RuntimeError, TypeError, ValueError, AttributeError, IndexError, KeyError):
                 return None
         if any(issubclass(warning.category, torch.jit.TracerWarning) for warning in caught):
             return None
-        if not isinstance(fast, torch.Tensor) or not isinstance(expected, torch.Tensor) or fast.shape != expected.shape:
+        if not isinstance(expected, torch.Tensor):
             return None
-        scale = float(expected.abs().max()) + 1.0
-        return graph if bool((fast - expected).abs().max() <= _AGREEMENT * scale) else None
+        return graph if answers_alike(fast, expected) else None
 
     def __getstate__(self) -> dict[str, Any]:
         # A ScriptModule and a lock do not pickle; the copy traces again at its first call.

@@ -272,12 +272,8 @@ class FAB(EvasionAttack):
                     logits[checked_only] = model.logits_tensor(point[checked_only]).float()
             linearised = (~checked_only).nonzero().squeeze(1)
             if len(linearised):
-                w[linearised], gap[linearised], logits[linearised] = self._linearise(
-                    model,
-                    point[linearised],
-                    row_labels[linearised],
-                    None if row_goal is None else row_goal[linearised],
-                    count_only_target,
+                w[linearised], gap[linearised], logits[linearised] = self._linearise_rows(
+                    model, linearised, point, row_labels, row_goal, count_only_target
                 )
             found = is_adversarial(logits, row_labels, success_goal)
             distance = norms(point - start, self.norm)
@@ -296,12 +292,8 @@ class FAB(EvasionAttack):
             # stepped back, and those only checked that stayed where they are.
             pending = (found | checked_only).nonzero().squeeze(1)
             if not last and len(pending):
-                w[pending], gap[pending], _ = self._linearise(
-                    model,
-                    point[pending],
-                    row_labels[pending],
-                    None if row_goal is None else row_goal[pending],
-                    count_only_target,
+                w[pending], gap[pending], _ = self._linearise_rows(
+                    model, pending, point, row_labels, row_goal, count_only_target
                 )
             expected = found
             current[live] = point
@@ -309,6 +301,10 @@ class FAB(EvasionAttack):
                 keep = best_norms[owners] > self._radius_bound()
                 live, w, gap, expected = live[keep], w[keep], gap[keep], expected[keep]
         bar.close()
+
+    def _linearise_rows(self, model, rows, point, labels, goal, only_goal):
+        """:meth:`_linearise` at ``point[rows]``."""
+        return self._linearise(model, point[rows], labels[rows], None if goal is None else goal[rows], only_goal)
 
     def _linearise(self, model, point, labels, goal, only_goal):
         """The linearised boundary at ``point``: ``(w (m, d) float64, g (m,) float64, logits)``.
