@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from bastion.attacks import (
     APGD,
@@ -21,6 +22,7 @@ from bastion.attacks import (
 )
 from bastion.attacks.evasion.robustness import default_attacks
 from bastion.exceptions import InputTypeError, ValidationError
+from bastion.models import TorchModel
 from bastion.plots import plot_robustness
 
 SMALL_ENSEMBLE = {
@@ -136,6 +138,35 @@ def test_standard_ensemble_is_autoattacks(digits_cnn, batch):
     result = robustness(digits_cnn, x[:8], y[:8], eps_grid=[0.3], diagnostics=False)
     assert [r.attack for r in result.records] == ["apgd-ce", "apgd-t", "fab-t", "square"]
     assert result.robust_accuracy[0] <= 0.125
+
+
+class NoisyLogits(torch.nn.Module):
+    """Adds fresh Gaussian noise to the logits at every call, in eval mode too: a randomised model."""
+
+    def __init__(self, module: torch.nn.Module, std: float) -> None:
+        super().__init__()
+        self.module = module
+        self.std = std
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = self.module(x)
+        return logits + self.std * torch.randn_like(logits)
+
+
+def test_randomised_model_is_reported_and_square_asks_about_every_proposal(digits, digits_cnn, batch):
+    x, y = batch
+    noisy = TorchModel(NoisyLogits(digits_cnn.module, 1e-3), input_shape=digits.input_shape, n_classes=10)
+    confident = np.flatnonzero(digits_cnn.predict_proba(x).max(axis=1) > 0.999)[:4]
+
+    randomised = robustness(noisy, x[confident], y[confident], eps_grid=[0.005], version="fast")
+    plain = robustness(digits_cnn, x[confident], y[confident], eps_grid=[0.005], version="fast", diagnostics=False)
+
+    assert randomised.finding("randomised_model").severity == "medium"
+    assert plain.findings == ()
+    square, plain_square = randomised.records[-1], plain.records[-1]
+    assert square.attack == plain_square.attack == "square" and square.samples_attacked == 4
+    assert square.queries_used == 4 * 1000
+    assert plain_square.queries_used < 4 * 1000
 
 
 def test_standard_ensemble_replaces_apgd_t_below_four_classes():

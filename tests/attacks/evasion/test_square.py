@@ -15,6 +15,8 @@ from bastion.attacks.evasion.square import (
     _every_window,
     _logit_function,
     _moving_signs,
+    _Proposals,
+    _RejectedProposals,
     _window_origins,
     p_schedule,
     windmill,
@@ -121,12 +123,45 @@ def test_targeted_mode_makes_the_model_predict_the_target(digits, digits_cnn):
     assert np.mean(digits_cnn.predict(x_adv) == 3) >= 0.9
 
 
-def test_unbroken_samples_spend_exactly_the_budget(digits, digits_cnn):
+def test_unbroken_samples_spend_exactly_the_budget_when_every_proposal_is_asked(digits, digits_cnn):
     digits_cnn.reset_queries()
 
-    SquareAttack(0.002, max_queries=30).generate(digits_cnn, digits.x_test[:5], digits.y_test[:5])
+    SquareAttack(0.002, max_queries=30, skip_repeats=False).generate(digits_cnn, digits.x_test[:5], digits.y_test[:5])
 
     assert digits_cnn.queries == 5 * 30
+
+
+@pytest.mark.parametrize("reference_windows", [False, True])
+def test_skipping_repeated_proposals_finds_the_same_points_with_fewer_queries(digits, digits_cnn, reference_windows):
+    x, y = digits.x_test[:12], digits.y_test[:12]
+    runs = {}
+    for skip in (False, True):
+        digits_cnn.reset_queries()
+        attack = SquareAttack(0.03, max_queries=600, reference_windows=reference_windows, skip_repeats=skip, seed=1)
+        runs[skip] = (attack.generate(digits_cnn, x, y), digits_cnn.queries)
+
+    np.testing.assert_array_equal(runs[True][0], runs[False][0])
+    assert runs[True][1] < 0.5 * runs[False][1]
+
+
+def test_a_rejected_proposal_is_asked_again_once_its_sample_has_moved_or_the_window_size_changed():
+    small = _Proposals((1, 1), 4, 1, torch.tensor([0, 0]), torch.tensor([[1.0], [-1.0]]))
+    rejected = _RejectedProposals()
+    assert rejected.follow(small, 2)
+    assert rejected.new(small.keys()).tolist() == [0, 1]
+    assert rejected.new(small.keys()).tolist() == []
+
+    rejected.forget(torch.tensor([True, False]))
+    assert rejected.new(small.keys()).tolist() == [0]
+
+    rejected.keep(torch.tensor([False, True]))
+    second_row = _Proposals((1, 1), 4, 1, torch.tensor([0]), torch.tensor([[-1.0]]))
+    assert rejected.follow(second_row, 1)
+    assert rejected.new(second_row.keys()).tolist() == []
+
+    larger = _Proposals((2, 2), 1, 1, torch.tensor([0]), torch.tensor([[-1.0]]))
+    assert rejected.follow(larger, 1)
+    assert rejected.new(larger.keys()).tolist() == [0]
 
 
 def test_broken_samples_stop_querying(digits, digits_cnn):

@@ -15,6 +15,7 @@ from bastion.attacks.evasion.base import check_eps, check_norm
 from bastion.attacks.norms import sample_norms
 from bastion.exceptions import InputTypeError, ValidationError
 from bastion.mixins import ResultMixin
+from bastion.models.agreement import TOLERANCE
 from bastion.models.base import GRADIENTS, LABELS, SCORES, Model, require
 from bastion.models.sanity import warn_if_low_accuracy
 from bastion.validation import check_choice, check_labels, check_seed
@@ -29,6 +30,10 @@ STUCK_GAP = 0.10
 STEPS_GAIN = 0.01
 UNBOUNDED_ACCURACY = 0.05
 SATURATED_FRACTION = 0.5
+# Inputs asked twice to tell a randomised model, and how far apart its two answers may be
+# (log-probabilities; the tolerance of bastion's own fast paths).
+REPEAT_CHECK_SAMPLES = 64
+REPEAT_TOLERANCE = TOLERANCE
 
 
 @dataclass(frozen=True)
@@ -38,7 +43,7 @@ class RobustnessFinding(ResultMixin):
     Attributes:
         name: a stable identifier: ``"black_box_beats_white_box"``,
             ``"unbounded_attack_fails"``, ``"single_step_beats_iterative"``,
-            ``"more_steps_do_not_help"`` or ``"softmax_saturation"``.
+            ``"more_steps_do_not_help"``, ``"softmax_saturation"`` or ``"randomised_model"``.
         severity: ``"high"`` (the evaluation's robust accuracy is likely an overestimate)
             or ``"medium"`` (a known cause of masked gradients is present).
         evidence: the measurements behind the finding, in one sentence.
@@ -157,7 +162,13 @@ BLACKBOX_HSJ_QUERIES = 1000
 
 
 def default_attacks(
-    n_classes: int, *, norm: str = "inf", seed: int = 0, version: str = "standard", scores: bool = True
+    n_classes: int,
+    *,
+    norm: str = "inf",
+    seed: int = 0,
+    version: str = "standard",
+    scores: bool = True,
+    skip_repeats: bool = True,
 ) -> dict[str, AttackFactory]:
     """The built-in ensembles: AutoAttack's ``"standard"`` one, the cheaper ``"fast"`` one, ``"blackbox"``.
 
@@ -188,6 +199,9 @@ def default_attacks(
         seed: seed of every attack.
         version: ``"standard"``, ``"fast"`` or ``"blackbox"``.
         scores: whether the model answers scores (else ``"blackbox"`` is HopSkipJump alone).
+        skip_repeats: let Square reject a proposal it already rejected without asking the
+            model again (:class:`~bastion.attacks.evasion.square.SquareAttack`); only for a
+            model that answers the same input the same way.
 
     Returns:
         name -> factory taking eps and returning the attack.
@@ -204,7 +218,7 @@ def default_attacks(
         ensemble: dict[str, AttackFactory] = {}
         if scores:
             ensemble["square"] = lambda eps: SquareAttack(
-                eps, norm=norm, max_queries=STANDARD_SQUARE_QUERIES, seed=seed
+                eps, norm=norm, max_queries=STANDARD_SQUARE_QUERIES, skip_repeats=skip_repeats, seed=seed
             )
         ensemble["hopskipjump"] = lambda eps: HopSkipJump(max_queries=BLACKBOX_HSJ_QUERIES, norm=norm, seed=seed)
         return ensemble
@@ -220,7 +234,9 @@ def default_attacks(
     if version == "standard":
         attacks["fab-t"] = lambda eps: FAB(eps, norm=norm, targeted=True, n_target_classes=9, seed=seed)
     queries = STANDARD_SQUARE_QUERIES if version == "standard" else FAST_SQUARE_QUERIES
-    attacks["square"] = lambda eps: SquareAttack(eps, norm=norm, max_queries=queries, seed=seed)
+    attacks["square"] = lambda eps: SquareAttack(
+        eps, norm=norm, max_queries=queries, skip_repeats=skip_repeats, seed=seed
+    )
     return attacks
 
 
@@ -265,7 +281,14 @@ def robustness(
       carries no signal;
     - ``softmax_saturation``: over half of the correctly classified inputs have a softmax
       equal to 1.0 in float32, so the cross-entropy gradient vanishes (the signature of
-      defensive distillation, Carlini & Wagner 2017, Sec. VIII).
+      defensive distillation, Carlini & Wagner 2017, Sec. VIII);
+    - ``randomised_model``: the model answered the same inputs differently twice, so its
+      gradients are stochastic (Athalye et al. 2018, Sec. 3.3 and 4.2): attacks without
+      Expectation over Transformation overestimate its robustness.
+
+    The built-in ensembles ask the model twice about the first inputs, whatever
+    ``diagnostics`` says: Square skips repeated proposals (``skip_repeats``) only when both
+    answers agree.
 
     Args:
         model: a bastion Model; the default ensemble needs gradients and scores.
@@ -303,14 +326,20 @@ def robustness(
     x = model.check_x(x)
     y = check_labels(y, "y", n_samples=len(x), n_classes=model.n_classes)
     version = _check_version(version, attacks)
+    robust = model.predict(x) == y
+    randomised = None
     if version == "blackbox":
         require(model, LABELS, "robustness(version='blackbox')")
         scores = SCORES in model.capabilities
-        attacks = default_attacks(model.n_classes, norm=norm, seed=seed, version=version, scores=scores)
+        randomised = _answers_differ(model, x)
+        attacks = default_attacks(
+            model.n_classes, norm=norm, seed=seed, version=version, scores=scores, skip_repeats=not randomised
+        )
     elif version != "custom":
         require(model, GRADIENTS, f"robustness(version={version!r})")
         require(model, SCORES, f"robustness(version={version!r})")
-        attacks = default_attacks(model.n_classes, norm=norm, seed=seed, version=version)
+        randomised = _answers_differ(model, x)
+        attacks = default_attacks(model.n_classes, norm=norm, seed=seed, version=version, skip_repeats=not randomised)
     ensemble = _check_attacks(attacks, grid[-1])
     white_box_gradients = GRADIENTS in model.capabilities
     if large_eps is None:
@@ -318,7 +347,6 @@ def robustness(
         large_eps = 0.5 * (high - low) * (1.0 if norm == "inf" else math.sqrt(np.prod(model.input_shape)))
     large_eps = check_eps(large_eps, "large_eps")
 
-    robust = model.predict(x) == y
     clean_accuracy = float(robust.mean())
     warn_if_low_accuracy(clean_accuracy, model.n_classes, len(x))
     masks, records = [], []
@@ -332,6 +360,17 @@ def robustness(
     findings: list[RobustnessFinding] = []
     measurements: dict[str, float] = {}
     if diagnostics:
+        if randomised is None:
+            randomised = _answers_differ(model, x)
+        if randomised:
+            findings.append(
+                RobustnessFinding(
+                    "randomised_model",
+                    MEDIUM,
+                    "asked twice about the same inputs, the model answered differently: its gradients are "
+                    "stochastic, and attacks without Expectation over Transformation overestimate its robustness",
+                )
+            )
         findings += _black_box_check(records, len(x))
         if large_eps > grid[-1]:
             large = _cascade(model, x, y, masks[-1], large_eps, norm, ensemble, [], None)
@@ -362,6 +401,20 @@ def robustness(
         measurements=measurements,
         seconds=time.perf_counter() - started,
     )
+
+
+def _answers_differ(model: Model, x: np.ndarray) -> bool:
+    """Whether the model answers the first inputs differently when asked about them twice.
+
+    Scores are compared as log-probabilities, so a change in a class given 1e-9 counts. Run
+    after a first pass over the inputs, so that both answers come from the same code path.
+    """
+    sample = x[:REPEAT_CHECK_SAMPLES]
+    if SCORES in model.capabilities:
+        answers = [np.log(np.maximum(model.predict_proba(sample).astype(np.float64), 1e-30)) for _ in range(2)]
+    else:
+        answers = [model.predict(sample).astype(np.float64) for _ in range(2)]
+    return not np.allclose(*answers, rtol=REPEAT_TOLERANCE, atol=REPEAT_TOLERANCE)
 
 
 def _check_version(version: Any, attacks: Any) -> str:

@@ -21,6 +21,8 @@ _SMALLEST_PROBABILITY = torch.finfo(torch.float64).tiny
 _MAX_REDRAWS = 64
 # Of those, drawn and checked at once (a sample needs more with probability 2^-8 or less).
 _BATCHED_DRAWS = 8
+# Most bytes the record of rejected L-inf proposals may take (one bool per sample and proposal).
+_MAX_REMEMBERED_BYTES = 64 * 2**20
 # Iterations at which the authors' p_selection halves p, out of a 10,000-iteration run.
 _P_HALVINGS = (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000)
 
@@ -177,6 +179,17 @@ class SquareAttack(EvasionAttack):
     most ``max_queries`` queries (one for the initialisation and one per iteration). When
     ``generate`` is called without ``y`` it spends one more query per sample to label it.
 
+    Repeated proposals (L-inf): late in a run the windows shrink to a pixel or two, so a
+    sample draws again and again an update it has already tried and rejected since its last
+    accepted one; the candidate is then the same input, and a model that answers an input
+    the same way every time would reject it again. With ``skip_repeats`` (the default) such
+    a proposal is rejected without a query: the search, its random draws and its result are
+    those of querying every proposal, at a fraction of the queries on robust models (the
+    queries the model answered are what ``model.queries`` counts). A proposal is its window
+    position and its sign per channel; the record is reset at every accepted update and
+    whenever the window size changes. Set ``skip_repeats=False`` for a randomised model
+    (one that answers the same input differently), where asking again is informative.
+
     Inputs of any shape work: ``(c, h, w)`` images use square windows; flat ``(d,)`` inputs
     (tables) are treated as ``1 x 1 x d`` and use 1-D windows (segments).
 
@@ -191,6 +204,8 @@ class SquareAttack(EvasionAttack):
         loss: ``"margin"`` or ``"ce"``.
         reference_windows: draw window positions as the authors' code does (see above)
             instead of as the paper does, to compare with its published numbers.
+        skip_repeats: reject an L-inf proposal already rejected since the sample's last
+            accepted update without querying the model again (see above).
         seed: seed of the random search.
         progress: show a progress bar over iterations.
 
@@ -213,6 +228,7 @@ class SquareAttack(EvasionAttack):
         p_init: float = 0.8,
         loss: str = "margin",
         reference_windows: bool = False,
+        skip_repeats: bool = True,
         seed: int = 0,
         progress: bool = False,
     ) -> None:
@@ -222,6 +238,7 @@ class SquareAttack(EvasionAttack):
         self.p_init = check_scalar(p_init, "p_init", low=0, high=1, include_low=False)
         self.loss = check_choice(loss, "loss", SQUARE_LOSSES)
         self.reference_windows = bool(reference_windows)
+        self.skip_repeats = bool(skip_repeats)
         self.seed = check_seed(seed)
         self.progress = bool(progress)
 
@@ -264,22 +281,37 @@ class SquareAttack(EvasionAttack):
             else ()
         )
         n_iterations = self.max_queries
+        rejected = _RejectedProposals() if self.skip_repeats and self.norm == "inf" else None
         bar = tqdm(range(n_iterations - 1), desc="Square Attack", disable=not self.progress, leave=False)
         for iteration in bar:
             if len(active) == 0:
                 break
             p = p_schedule(self.p_init, iteration, n_iterations)
-            candidates = step(active_x, active_best, active_edges, p, planes, clip, generator)
-            values, adversarial = evaluate(candidates, active)
-            accepted = (values > active_values) | adversarial
-            active_best = torch.where(per_sample(accepted, candidates), candidates, active_best)
-            active_values = torch.where(accepted, values, active_values)
+            candidates, proposals = step(active_x, active_best, active_edges, p, planes, clip, generator)
+            if rejected is not None and rejected.follow(proposals, len(active)):
+                asked = rejected.new(proposals.keys()).to(x.device)
+                if len(asked) == 0:
+                    continue
+                candidates = candidates[asked]
+            else:
+                asked = torch.arange(len(active), device=x.device)
+            values, adversarial = evaluate(candidates, active[asked])
+            accepted = (values > active_values[asked]) | adversarial
+            moved = asked[accepted]
+            active_best[moved] = candidates[accepted]
+            active_values[moved] = values[accepted]
+            if rejected is not None:
+                rejected.forget(moved)
             if adversarial.any():
-                best[active[adversarial]] = active_best[adversarial]
-                kept = ~adversarial
+                broken = asked[adversarial]
+                best[active[broken]] = active_best[broken]
+                kept = torch.ones(len(active), dtype=torch.bool, device=x.device)
+                kept[broken] = False
                 active, active_x = active[kept], active_x[kept]
                 active_best, active_values = active_best[kept], active_values[kept]
                 active_edges = tuple(edge[kept] for edge in active_edges)
+                if rejected is not None:
+                    rejected.keep(kept)
         bar.close()
         best[active] = active_best
         return best.reshape(x.shape)
@@ -302,20 +334,21 @@ class SquareAttack(EvasionAttack):
         delta = tiled * signs[:, :, (rows // tile[0])[:, None], (cols // tile[1])[None, :]]
         return delta * per_sample(self.eps / l2_norms(delta), delta)
 
-    def _step_linf(self, x, best, edges, p, planes, clip, generator) -> torch.Tensor:
-        _, height, width = planes
+    def _step_linf(self, x, best, edges, p, planes, clip, generator) -> tuple[torch.Tensor, _Proposals]:
+        channels, height, width = planes
         side = _window_side_linf(p, height, width)
         windows = _every_window(side, (height, width), self.reference_windows)
-        window = windows[torch.randint(0, len(windows), (len(x),), generator=generator)].to(x.device)
+        positions = torch.randint(0, len(windows), (len(x),), generator=generator)
+        window = windows[positions].to(x.device)
         up, down = edges
         # Per sample and channel: would setting the window to +eps (-eps) change the input?
         moves_up = ((up != best) & window).flatten(2).any(dim=2)
         moves_down = ((down != best) & window).flatten(2).any(dim=2)
         signs = _moving_signs(moves_up, moves_down, generator)
         chosen = torch.where(signs[:, :, None, None] > 0, up, down)
-        return torch.where(window, chosen, best)
+        return torch.where(window, chosen, best), _Proposals(side, len(windows), channels, positions, signs)
 
-    def _step_l2(self, x, best, _edges, p, planes, clip, generator) -> torch.Tensor:
+    def _step_l2(self, x, best, _edges, p, planes, clip, generator) -> tuple[torch.Tensor, None]:
         channels, height, width = planes
         side = _window_side_l2(p, height, width)
         plane = (height, width)
@@ -344,7 +377,66 @@ class SquareAttack(EvasionAttack):
         update = update * budget / (update_norms + 1e-10)
         delta = torch.where(window, update, delta * ~window_2)
         scale = self.eps / (l2_norms(delta) + 1e-12)
-        return clip_to_range(x + delta * per_sample(scale, delta), clip)
+        return clip_to_range(x + delta * per_sample(scale, delta), clip), None
+
+
+class _Proposals:
+    """One iteration's L-inf proposals: the window side, each sample's window position and signs.
+
+    Given a sample's current best point, its position (the window's index among those of
+    its side) and its sign per channel fix the candidate.
+    """
+
+    def __init__(
+        self, side: tuple[int, int], n_positions: int, channels: int, positions: torch.Tensor, signs: torch.Tensor
+    ) -> None:
+        self.side = side
+        self.n_keys = n_positions * 2**channels
+        self.positions = positions
+        self.signs = signs
+
+    def keys(self) -> torch.Tensor:
+        """Each proposal's key, ``position * 2**channels`` plus its signs as bits, below ``n_keys``."""
+        channels = self.signs.shape[1]
+        bits = (self.signs > 0).long().cpu() << torch.arange(channels)
+        return self.positions * 2**channels + bits.sum(dim=1)
+
+
+class _RejectedProposals:
+    """Which proposals each active sample has had rejected since its last accepted update.
+
+    A ``(samples, keys)`` bool table for the current window side, dropped when the side
+    changes; used only while it fits ``_MAX_REMEMBERED_BYTES``.
+    """
+
+    def __init__(self) -> None:
+        self.side: tuple[int, int] | None = None
+        self.table: torch.Tensor | None = None
+
+    def follow(self, proposals: _Proposals, n_active: int) -> bool:
+        """Start a table if the side changed; whether this iteration's proposals can be checked."""
+        if proposals.side != self.side:
+            self.side = proposals.side
+            fits = proposals.n_keys is not None and n_active * proposals.n_keys <= _MAX_REMEMBERED_BYTES
+            self.table = torch.zeros(n_active, proposals.n_keys, dtype=torch.bool) if fits else None
+        return self.table is not None
+
+    def new(self, keys: torch.Tensor) -> torch.Tensor:
+        """Rows whose proposal is not on record (to be queried), recorded as rejected."""
+        rows = torch.arange(len(keys))
+        asked = (~self.table[rows, keys]).nonzero().squeeze(1)
+        self.table[asked, keys[asked]] = True
+        return asked
+
+    def forget(self, moved: torch.Tensor) -> None:
+        """Clear the record of the samples (row indices) whose best point just changed."""
+        if self.table is not None and len(moved):
+            self.table[moved.cpu()] = False
+
+    def keep(self, kept: torch.Tensor) -> None:
+        """Compact the table to the samples still searched."""
+        if self.table is not None:
+            self.table = self.table[kept.cpu()]
 
 
 def _moving_signs(moves_up: torch.Tensor, moves_down: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
