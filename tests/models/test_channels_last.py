@@ -84,6 +84,27 @@ def test_input_gradients_flow_and_parameters_get_none():
     assert all(parameter.grad is None for parameter in module.parameters())
 
 
+def test_gradient_passes_through_max_pooling_copy_no_full_size_gradient_and_leave_no_hook_behind():
+    from torch.profiler import ProfilerActivity, profile
+
+    module = cnn()
+    model = TorchModel(module, input_shape=SHAPE, n_classes=4, traced_inference=False)
+    pool = next(layer for layer in module.modules() if isinstance(layer, nn.MaxPool2d))
+    x = torch.rand(3, *SHAPE, generator=torch.Generator().manual_seed(0))
+    ours, theirs = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as trace:
+        (gradient,) = torch.autograd.grad(model.logits_tensor(ours).logsumexp(dim=1).sum(), ours)
+    (expected,) = torch.autograd.grad(module(theirs).logsumexp(dim=1).sum(), theirs)
+
+    torch.testing.assert_close(gradient, expected, atol=1e-6, rtol=1e-5)
+    events = trace.events()
+    assert any(event.name == "aten::max_pool2d_with_indices_backward" for event in events)
+    pooled_input = [3, 8, 6, 6]
+    assert not [event for event in events if event.name == "aten::copy_" and pooled_input in event.input_shapes]
+    assert len(pool._forward_hooks) == 0
+
+
 def test_a_module_that_views_its_weights_keeps_its_layout_by_default():
     model = TorchModel(ViewsItsWeights(), input_shape=SHAPE, n_classes=4, traced_inference=False)
 

@@ -8,6 +8,32 @@ from torch import nn
 from bastion.models.agreement import answers_alike
 
 
+def _in_channels_last(x: torch.Tensor) -> torch.Tensor:
+    """``x`` with channels-last strides, so that the first convolution runs channels-last too.
+
+    One channel is the case that needs care: there NCHW and NHWC are the same memory order,
+    ``contiguous(memory_format=channels_last)`` returns the tensor as it is, and PyTorch then
+    reads its NCHW strides as NCHW, so the first layer's output comes out NCHW and every
+    later channels-last layer copies it. A view with channels-last strides costs nothing.
+    """
+    if x.dim() != 4:
+        return x
+    if x.shape[1] == 1 and x.is_contiguous():
+        n, _, height, width = x.shape
+        return x.reshape(n, height, width, 1).permute(0, 3, 1, 2)
+    return x.contiguous(memory_format=torch.channels_last)
+
+
+def _to_channels_last(gradient: torch.Tensor) -> torch.Tensor:
+    return gradient.contiguous(memory_format=torch.channels_last)
+
+
+def _pooled_gradient_in_channels_last(_layer: nn.Module, _inputs: object, output: object) -> None:
+    """Forward hook: the gradient of a 4-D pooled ``output`` reaches the backward pass channels-last."""
+    if isinstance(output, torch.Tensor) and output.dim() == 4 and output.requires_grad:
+        output.register_hook(_to_channels_last)
+
+
 class ChannelsLastRunner:
     """Calls ``module`` with channels-last copies of its 4-D parameters.
 
@@ -27,6 +53,15 @@ class ChannelsLastRunner:
     usual) and refreshed whenever a parameter changes: each call compares every 4-D
     parameter's storage and in-place version counter with those the copies were made from,
     so an optimizer step or ``load_state_dict`` between calls is seen.
+
+    The input is given channels-last strides too (see :func:`_in_channels_last`). Gradient
+    passes: the gradient reaching a max-pooling layer from a flatten or reshape after it is
+    in NCHW order, and PyTorch's CPU max-pool backward then copies the whole
+    channels-last input gradient twice (to NCHW and back); on the digits ``small_cnn``
+    those copies are a fifth of a forward and backward pass. While gradients are enabled,
+    each call puts a forward hook on every ``nn.MaxPool2d`` that hands the pooled output's
+    gradient to the backward pass in channels-last order (one copy of the smaller pooled
+    tensor); the gradient's values are unchanged. The hooks are removed when the call ends.
 
     Args:
         module: the torch module.
@@ -55,11 +90,20 @@ class ChannelsLastRunner:
             layout = torch.channels_last
             self._copies = [parameter.detach().contiguous(memory_format=layout) for parameter in parameters]
             self._stamp = stamp
+        hooks = []
         try:
             for (owner, leaf), copy in zip(slots, self._copies, strict=True):
                 owner._parameters[leaf] = copy
-            return self.module(x)
+            if torch.is_grad_enabled():
+                hooks = [
+                    layer.register_forward_hook(_pooled_gradient_in_channels_last)
+                    for layer in self.module.modules()
+                    if isinstance(layer, nn.MaxPool2d)
+                ]
+            return self.module(_in_channels_last(x))
         finally:
+            for hook in hooks:
+                hook.remove()
             for (owner, leaf), parameter in zip(slots, parameters, strict=True):
                 owner._parameters[leaf] = parameter
 
