@@ -174,8 +174,8 @@ def render(rows, repeats: int) -> str:
             f"{100 * robust['bastion']:.1f} / {100 * robust['torchattacks']:.1f} |"
         )
 
-    def spread(values: list[float]) -> str:
-        return f"{min(values):.2f}-{max(values):.2f}x"
+    def spread(values: list[float], digits: int = 2) -> str:
+        return f"{min(values):.{digits}f}-{max(values):.{digits}f}x"
 
     lines += [
         "",
@@ -212,9 +212,9 @@ def render(rows, repeats: int) -> str:
     derived_ta, derived_floor = max(derived["ta"]), max(derived["floor"])
     lines += [
         "",
-        f"bastion's own work per step costs {spread(derived['floor'])} the model's passes, against "
-        f"{spread(derived['peer_floor'])} for torchattacks', "
-        f"which puts bastion at {spread(derived['ta'])} torchattacks' time once the noise is taken out.",
+        f"With its own work a step takes {spread(derived['floor'], 3)} the model's passes in bastion and "
+        f"{spread(derived['peer_floor'], 3)} in torchattacks, "
+        f"which puts bastion at {spread(derived['ta'], 3)} torchattacks' time once the noise is taken out.",
     ]
     log.info(
         "measured: worst %.3fx torchattacks, %.3fx the floor; from the own work: worst %.3fx torchattacks (%s), "
