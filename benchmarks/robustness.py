@@ -41,6 +41,7 @@ import torch
 import bastion
 from bastion.attacks import SquareAttack, robustness
 from benchmarks.defenses import train_all
+from benchmarks.evasion import interleaved
 from benchmarks.report import machine, write_section
 
 EPS_VALUES = (0.1, 0.2)
@@ -97,22 +98,6 @@ def reference_run(autoattack, model, x, y, eps, *, attacks=None, square_queries=
     return model.predict(x_adv) == y
 
 
-def fastest(contenders: dict, repeats: int) -> dict[str, Timed]:
-    """Each contender's fastest of ``repeats`` runs, taken in turn (timeit's advice on a shared machine).
-
-    The runs are seeded, so every run of a contender finds the same robust samples.
-    """
-    best: dict[str, Timed] = {}
-    for _ in range(repeats):
-        for name, contender in contenders.items():
-            result = timed(contender)
-            if name in best and not np.array_equal(result.robust, best[name].robust):
-                raise RuntimeError(f"{name}: two seeded runs disagree")
-            if name not in best or result.wall_seconds < best[name].wall_seconds:
-                best[name] = result
-    return best
-
-
 def run(n: int, repeats: int) -> str:
     warnings.filterwarnings("ignore")
     data = bastion.load("digits", seed=0)
@@ -134,7 +119,9 @@ def run(n: int, repeats: int) -> str:
                 contenders["reference, channels-last"] = lambda eps=eps, model=model, converted=converted: (
                     reference_run(autoattack, model, x, y, eps, module=converted)
                 )
-            best = fastest(contenders, repeats)
+            # Taking turns, each contender's fastest run counts (timeit's advice on a shared machine).
+            times, robust = interleaved(contenders, repeats, statistic=min)
+            best = {name: Timed(robust[name], *times[name]) for name in contenders}
             standard, fast = best["standard"], timed(lambda: ours("fast").robust_per_sample[0])
             reference, reference_channels_last = best.get("reference"), best.get("reference, channels-last")
             table.append((row.name, eps, standard, fast, reference, reference_channels_last))

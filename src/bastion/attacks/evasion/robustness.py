@@ -326,20 +326,22 @@ def robustness(
     x = model.check_x(x)
     y = check_labels(y, "y", n_samples=len(x), n_classes=model.n_classes)
     version = _check_version(version, attacks)
-    robust = model.predict(x) == y
-    randomised = None
     if version == "blackbox":
         require(model, LABELS, "robustness(version='blackbox')")
-        scores = SCORES in model.capabilities
-        randomised = _answers_differ(model, x)
-        attacks = default_attacks(
-            model.n_classes, norm=norm, seed=seed, version=version, scores=scores, skip_repeats=not randomised
-        )
     elif version != "custom":
         require(model, GRADIENTS, f"robustness(version={version!r})")
         require(model, SCORES, f"robustness(version={version!r})")
-        randomised = _answers_differ(model, x)
-        attacks = default_attacks(model.n_classes, norm=norm, seed=seed, version=version, skip_repeats=not randomised)
+    robust = model.predict(x) == y
+    randomised = _answers_differ(model, x) if version != "custom" or diagnostics else False
+    if version != "custom":
+        attacks = default_attacks(
+            model.n_classes,
+            norm=norm,
+            seed=seed,
+            version=version,
+            scores=SCORES in model.capabilities,
+            skip_repeats=not randomised,
+        )
     ensemble = _check_attacks(attacks, grid[-1])
     white_box_gradients = GRADIENTS in model.capabilities
     if large_eps is None:
@@ -360,8 +362,6 @@ def robustness(
     findings: list[RobustnessFinding] = []
     measurements: dict[str, float] = {}
     if diagnostics:
-        if randomised is None:
-            randomised = _answers_differ(model, x)
         if randomised:
             findings.append(
                 RobustnessFinding(
