@@ -7,6 +7,7 @@ boundary; internal code trusts its inputs.
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -149,12 +150,16 @@ def check_inputs(
     if array.shape[0] == 0 and not allow_empty:
         raise ValidationError(f"`{name}` must hold at least one sample, got shape {array.shape}")
     array = array.astype(np.float32, copy=False)
-    if not np.all(np.isfinite(array)):
+    if not array.size:
+        return array
+    # The extremes are NaN or infinite exactly when some entry is, so two passes check both
+    # finiteness and the range.
+    found_low, found_high = float(array.min()), float(array.max())
+    if not (math.isfinite(found_low) and math.isfinite(found_high)):
         bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
         raise ValidationError(f"`{name}` must be finite, got {bad} NaN or infinite entries")
-    if value_range is not None and array.size:
+    if value_range is not None:
         low, high = value_range
-        found_low, found_high = float(array.min()), float(array.max())
         # A float32 round-off of the bounds is not an error.
         tolerance = 1e-6 * max(1.0, abs(low), abs(high))
         if found_low < low - tolerance or found_high > high + tolerance:

@@ -34,16 +34,18 @@ def norms(delta: torch.Tensor, norm: str) -> torch.Tensor:
     return linf_norms(delta) if norm == "inf" else l2_norms(delta)
 
 
-def project(delta: torch.Tensor, norm: str, eps: float | torch.Tensor) -> torch.Tensor:
-    """Project perturbations onto the ``norm`` ball of radius ``eps`` (scalar or ``(n,)``)."""
+def project(delta: torch.Tensor, norm: str, eps: float | torch.Tensor, *, in_place: bool = False) -> torch.Tensor:
+    """Project perturbations onto the ``norm`` ball of radius ``eps`` (scalar or ``(n,)``).
+
+    ``in_place=True`` writes the projection over ``delta`` (a temporary the caller owns) instead
+    of allocating a batch-sized result.
+    """
     if norm == "inf":
-        if isinstance(eps, torch.Tensor):
-            bound = per_sample(eps, delta)
-            return torch.maximum(torch.minimum(delta, bound), -bound)
-        return delta.clamp(-eps, eps)
+        bound = per_sample(eps, delta) if isinstance(eps, torch.Tensor) else eps
+        return delta.clamp_(-bound, bound) if in_place else delta.clamp(-bound, bound)
     radius = eps if isinstance(eps, torch.Tensor) else torch.full((delta.shape[0],), float(eps), device=delta.device)
-    factor = torch.clamp(radius / (l2_norms(delta) + _TINY), max=1.0)
-    return delta * per_sample(factor, delta)
+    factor = per_sample(torch.clamp(radius / (l2_norms(delta) + _TINY), max=1.0), delta)
+    return delta.mul_(factor) if in_place else delta * factor
 
 
 def ascent_direction(gradient: torch.Tensor, norm: str) -> torch.Tensor:
@@ -56,7 +58,7 @@ def ascent_direction(gradient: torch.Tensor, norm: str) -> torch.Tensor:
 def random_start(shape: torch.Size, norm: str, eps: float, generator: torch.Generator, device) -> torch.Tensor:
     """A perturbation drawn uniformly from the ``norm`` ball of radius ``eps``."""
     if norm == "inf":
-        return (torch.rand(shape, generator=generator) * 2 - 1).mul_(eps).to(device)
+        return torch.empty(shape).uniform_(-eps, eps, generator=generator).to(device)
     direction = torch.randn(shape, generator=generator)
     direction = direction / per_sample(l2_norms(direction) + _TINY, direction)
     n_features = direction[0].numel()
@@ -70,10 +72,13 @@ def clip_to_range(x: torch.Tensor, clip: tuple[float, float]) -> torch.Tensor:
 
 
 def constrain(x: torch.Tensor, adversarial: torch.Tensor, norm: str | None, eps: float | None, clip) -> torch.Tensor:
-    """``adversarial`` moved back into the eps-ball around ``x`` (when ``eps`` is set) and into ``clip``."""
-    if eps is not None:
-        adversarial = x + project(adversarial - x, norm, eps)
-    return clip_to_range(adversarial, clip)
+    """``adversarial`` moved back into the eps-ball around ``x`` (when ``eps`` is set) and into ``clip``.
+
+    One batch-sized temporary, the perturbation, projected and shifted back in place.
+    """
+    if eps is None:
+        return clip_to_range(adversarial, clip)
+    return project(adversarial - x, norm, eps, in_place=True).add_(x).clamp_(clip[0], clip[1])
 
 
 def sample_norms(delta: np.ndarray, norm: str) -> np.ndarray:

@@ -17,7 +17,7 @@ from bastion.attacks.evasion.base import (
     objective,
     objective_gradient,
 )
-from bastion.attacks.norms import ascent_direction, clip_to_range, per_sample, project, random_start
+from bastion.attacks.norms import ascent_direction, constrain, per_sample, random_start
 from bastion.exceptions import ValidationError
 from bastion.models.base import Model, WhiteBoxModel, require
 from bastion.validation import check_choice, check_scalar, check_seed
@@ -182,7 +182,7 @@ class APGD(EvasionAttack):
         clip = model.clip
 
         def step_to(point: torch.Tensor, origin: torch.Tensor) -> torch.Tensor:
-            return clip_to_range(origin + project(point - origin, *ball), clip)
+            return constrain(origin, point, *ball, clip)
 
         current = step_to(x + random_start(x.shape, self.norm, self.eps, generator, x.device), x)
         values, gradient, logits = objective_gradient(model, current, labels, targets, self.loss)

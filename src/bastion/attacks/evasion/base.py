@@ -152,9 +152,9 @@ class EvasionAttack(ParamsReprMixin):
                     generator,
                 ).detach()
             )
-        adversarial = torch.cat(pieces)
+        adversarial = pieces[0] if len(pieces) == 1 else torch.cat(pieces)
         adversarial = constrain(x_torch, adversarial, self.norm, self.eps, model.clip)
-        return adversarial.cpu().numpy().astype(np.float32)
+        return adversarial.cpu().numpy().astype(np.float32, copy=False)
 
     def perturb(
         self,

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import torch
 
 from bastion.attacks.evasion.base import EvasionAttack, check_eps, check_loss, check_norm, is_adversarial, objective
-from bastion.attacks.norms import _TINY, clip_to_range, l2_norms, per_sample
+from bastion.attacks.norms import _TINY, l2_norms, per_sample
 from bastion.attacks.norms import random_start as start_in_ball
 from bastion.models.base import WhiteBoxModel
 from bastion.validation import check_scalar, check_seed
@@ -105,8 +105,8 @@ def ascent(
         objective: ``J(x_adv)``, differentiable, returning the ``(n,)`` values to maximise,
             or ``(values, success)`` where ``success`` is an ``(n,)`` bool computed in the
             same pass: a sample that succeeds at a step keeps that iterate (PGD's rule for
-            evaluation). Without ``success`` the last iterate is returned (what adversarial
-            training wants).
+            evaluation; it takes no further steps). Without ``success`` the last iterate is
+            returned (what adversarial training wants).
         x: the clean batch, a tensor inside ``clip``.
         eps, alpha, steps, norm: radius, step size, number of steps, ``"inf"`` or ``"2"``.
         clip: the valid input range.
@@ -119,36 +119,40 @@ def ascent(
     """
     # One buffer for the iterate, updated in place, and the step direction written over the
     # gradient autograd hands back: beside the forward and backward pass a step allocates
-    # nothing of the batch's size. The arithmetic is the textbook ``x + Proj(x_t + alpha * d - x)``
-    # (for L-inf, ``x_t + alpha * sign(g)`` in one fused add, exact since ``alpha * (+-1)`` is).
+    # nothing of the batch's size. A sample keeps the iterate it succeeded at by taking steps
+    # of size zero from then on (its own entry of ``step``), so no copy of the best iterates
+    # is kept. For L-inf the projection onto the ball intersected with ``clip``,
+    # ``clip(x + clamp(x_t - x, -eps, eps))``, is one clamp between per-pixel bounds computed
+    # once, ``max(x - eps, low)`` and ``min(x + eps, high)``; with the step in one fused
+    # multiply-add, a step is three passes over the batch.
+    if norm == "inf":
+        lowest, highest = (x - eps).clamp_(min=clip[0]), (x + eps).clamp_(max=clip[1])
+    else:
+        radius = torch.full((len(x),), float(eps), device=x.device)
     if random_start:
-        adversarial = clip_to_range(x + start_in_ball(x.shape, norm, eps, generator, x.device), clip)
+        adversarial = start_in_ball(x.shape, norm, eps, generator, x.device).add_(x).clamp_(clip[0], clip[1])
     else:
         adversarial = x.clone()
-    radius = None if norm == "inf" else torch.full((len(x),), float(eps), device=x.device)
-    best = None
-    found = torch.zeros(len(x), dtype=torch.bool, device=x.device)
-    for _ in range(steps):
-        # enable_grad: the ascent may run inside a caller's no_grad block.
-        with torch.enable_grad():
+    step = torch.full((len(x),), float(alpha), dtype=x.dtype, device=x.device)
+    step_per_sample = per_sample(step, x)
+    seeds = None
+    # enable_grad: the ascent may run inside a caller's no_grad block.
+    with torch.enable_grad():
+        for _ in range(steps):
             point = adversarial.detach().requires_grad_(True)
             answer = objective(point)
             values, success = answer if isinstance(answer, tuple) else (answer, None)
-            (gradient,) = torch.autograd.grad(values.sum(), point)
-        if success is not None:
-            newly = success > found  # succeeded now, not before
-            if newly.any():
-                # The samples that just succeeded keep the iterate they succeeded at.
-                if best is None:
-                    best = torch.empty_like(x)
-                torch.where(per_sample(newly, x), adversarial, best, out=best)
-                found |= newly
-        if norm == "inf":
-            adversarial.add_(gradient.sign_(), alpha=alpha).sub_(x).clamp_(-eps, eps)
-        else:
-            adversarial.add_(gradient.div_(per_sample(l2_norms(gradient) + _TINY, gradient)).mul_(alpha)).sub_(x)
-            adversarial.mul_(per_sample(torch.clamp(radius / (l2_norms(adversarial) + _TINY), max=1.0), x))
-        adversarial.add_(x).clamp_(clip[0], clip[1])
-    if best is None:
-        return adversarial
-    return torch.where(per_sample(found, x), best, adversarial)
+            # The gradient of the sum, seeded with ones rather than through a ``sum`` node.
+            if seeds is None:
+                seeds = torch.ones_like(values)
+            (gradient,) = torch.autograd.grad(values, point, grad_outputs=seeds)
+            if success is not None:
+                step.masked_fill_(success, 0.0)
+            if norm == "inf":
+                adversarial.addcmul_(gradient.sign_(), step_per_sample).clamp_(lowest, highest)
+            else:
+                direction = gradient.div_(per_sample(l2_norms(gradient) + _TINY, gradient))
+                adversarial.addcmul_(direction, step_per_sample).sub_(x)
+                adversarial.mul_(per_sample(torch.clamp(radius / (l2_norms(adversarial) + _TINY), max=1.0), x))
+                adversarial.add_(x).clamp_(clip[0], clip[1])
+    return adversarial
