@@ -35,23 +35,44 @@ def test_reaches_the_l2_sphere_along_the_weight_difference(linear_weights):
     np.testing.assert_allclose(x_adv - x, np.broadcast_to(expected, x.shape), atol=1e-3)
 
 
-def test_a_sample_keeps_the_iterate_it_first_succeeded_at(linear_weights):
-    # Each L-inf step of 0.01 along sign(w1 - w0) raises the margin z1 - z0 by 0.01 * |w1 - w0|_1.
-    # The bias puts the first sample 2.5 steps from the boundary: its third iterate is the first
-    # adversarial one, and PGD stops there. The second starts ten steps further away, never
-    # crosses inside the ball, and ends at the ball's corner.
+@pytest.mark.parametrize("early_stop", [True, False])
+@pytest.mark.parametrize("norm", ["inf", "2"])
+def test_a_sample_keeps_the_iterate_it_first_succeeded_at(linear_weights, norm, early_stop):
+    # Each step of 0.01 along the steepest-ascent direction of w1 - w0 raises the margin
+    # z1 - z0 by 0.01 * |w1 - w0| (the dual norm). The bias puts the first sample 2.5 steps from
+    # the boundary: its third iterate is the first adversarial one, and PGD stops there. The
+    # second starts ten steps further away, never crosses inside the ball, and ends on its edge.
     difference = linear_weights[1] - linear_weights[0]
-    direction = np.sign(difference)
+    if norm == "inf":
+        direction, gain = np.sign(difference), float(np.abs(difference).sum())
+    else:
+        direction, gain = difference / np.linalg.norm(difference), float(np.linalg.norm(difference))
     alpha = 0.01
     x = np.stack([np.full(6, 0.5), 0.5 - 0.1 * direction]).astype(np.float32)
-    bias = (float(difference @ x[0]) + 2.5 * alpha * float(np.abs(difference).sum()), 0.0)
+    bias = (float(difference @ x[0]) + 2.5 * alpha * gain, 0.0)
     model = linear_binary_model(linear_weights, bias=bias)
+    attack = PGD(eps=0.1, alpha=alpha, steps=10, norm=norm, random_start=False, early_stop=early_stop)
 
-    x_adv = PGD(eps=0.1, alpha=alpha, steps=10, random_start=False).generate(model, x, np.zeros(2, dtype=np.int64))
+    x_adv = attack.generate(model, x, np.zeros(2, dtype=np.int64))
 
     np.testing.assert_allclose(x_adv[0], x[0] + 3 * alpha * direction, atol=1e-6)
-    np.testing.assert_allclose(x_adv[1], x[1] + 0.1 * direction, atol=1e-6)
+    np.testing.assert_allclose(x_adv[1], x[1] + 0.1 * direction, atol=1e-5)
+    # With early_stop the first sample leaves after its fourth pass (the one that finds it
+    # adversarial); without, both are in all ten.
+    assert model.queries == (4 + 10 if early_stop else 2 * 10)
     assert model.predict(x_adv).tolist() == [1, 0]
+
+
+def test_early_stop_changes_the_passes_not_the_result(digits, digits_cnn):
+    x, y = digits.x_test[:128], digits.y_test[:128]
+    before = digits_cnn.queries
+    stopped = PGD(eps=0.1, steps=10).generate(digits_cnn, x, y)
+    asked = digits_cnn.queries - before
+    every = PGD(eps=0.1, steps=10, early_stop=False).generate(digits_cnn, x, y)
+
+    assert np.array_equal(digits_cnn.predict(stopped) != y, digits_cnn.predict(every) != y)
+    np.testing.assert_allclose(stopped, every, atol=1e-6)
+    assert asked < 10 * len(x)
 
 
 def test_stronger_than_fgsm_on_the_digits_cnn(digits, digits_cnn):
