@@ -27,7 +27,10 @@ def test_pgd_prints_the_result_and_lowers_accuracy(trained_folder, tmp_path):
     for field in ("clean accuracy", "robust accuracy", "success rate", "queries", "PGD(eps=0.1, steps=10"):
         assert field in result.output
     record = json.loads((tmp_path / "r.json").read_text())
-    assert record["n_samples"] == 40 and record["queries_used"] == 400
+    # A sample leaves PGD's batch once adversarial: those still robust at the end were asked at
+    # all 10 steps, the others fewer times.
+    assert record["n_samples"] == 40
+    assert 10 * round(40 * record["robust_accuracy"]) <= record["queries_used"] < 400
     assert record["robust_accuracy"] < record["clean_accuracy"] - 0.3
     assert record["perturbation_linf_max"] <= 0.1 + 1e-6
 
