@@ -379,6 +379,7 @@ def notes(by) -> list[str]:
     def robust(attack: str, library: str) -> str:
         return f"{100 * by[(attack, library)].robust_accuracy:.1f}%"
 
+    starts = len(evasion.CarliniWagnerL2().edge_starts)
     return [
         "Reading the table: on this undefended CNN the DLR loss (Croce & Hein 2020, Eq. 6; built for the "
         "logit saturation of defended models) is the weaker objective in every library (APGD-DLR "
@@ -386,9 +387,10 @@ def notes(by) -> list[str]:
         f"against PGD-100 {robust('PGD-100', 'bastion')} / {robust('PGD-100', 'torchattacks')} / "
         f"{robust('PGD-100', 'ART')}, bastion / torchattacks / ART). C&W-L2 times are not like for like: "
         f"bastion and ART run the paper's binary search over c ({CW['binary_search_steps']} runs of up to "
-        f"{CW['steps']} Adam steps), torchattacks one run at c = 1, which is why its robust accuracy and mean "
-        "L2 are higher. Square is score-based, so it has no floor; bastion stops querying an image once it "
-        "is misclassified.",
+        f"{CW['steps']} Adam steps; bastion does it from each of its {starts} starts off the saturated pixel "
+        "edge, `edge_starts`), torchattacks one run at c = 1, which is why its robust accuracy and mean L2 are "
+        "higher. Square is score-based, so it has no floor; bastion stops querying an image once it is "
+        "misclassified.",
     ]
 
 
