@@ -189,7 +189,7 @@ def ascent(
             else:
                 direction = gradient.div_(per_sample(l2_norms(gradient) + _TINY, gradient))
                 current.addcmul_(direction, step).sub_(origin)
-                current.mul_(per_sample(torch.clamp(radius / (l2_norms(current) + _TINY), max=1.0), x))
+                current.mul_(per_sample(torch.clamp(radius / (l2_norms(current) + _TINY), max=1.0), current))
                 current.add_(origin).clamp_(clip[0], clip[1])
     if rows is not None:
         adversarial[rows] = current

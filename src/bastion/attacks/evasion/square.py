@@ -417,7 +417,7 @@ class _RejectedProposals:
         """Start a table if the side changed; whether this iteration's proposals can be checked."""
         if proposals.side != self.side:
             self.side = proposals.side
-            fits = proposals.n_keys is not None and n_active * proposals.n_keys <= _MAX_REMEMBERED_BYTES
+            fits = n_active * proposals.n_keys <= _MAX_REMEMBERED_BYTES
             self.table = torch.zeros(n_active, proposals.n_keys, dtype=torch.bool) if fits else None
         return self.table is not None
 
